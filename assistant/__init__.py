@@ -1,0 +1,1 @@
+"""How we answer: settings, retrieval fusion, answerers, chat follow-ups, CLI."""

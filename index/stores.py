@@ -1,0 +1,123 @@
+"""The two stores a query hits: FAISS (dense, inner product on normalised vectors) and BM25 (French)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from index.text import analyze
+
+log = logging.getLogger(__name__)
+
+
+class DenseStore:
+    """Exact inner-product search over L2-normalised vectors (cosine similarity)."""
+
+    FILE = "dense.faiss"
+
+    def __init__(self, faiss_index):
+        self.faiss_index = faiss_index
+
+    @classmethod
+    def from_vectors(cls, vectors: np.ndarray) -> "DenseStore":
+        import faiss
+
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        if len(vectors):
+            index.add(vectors)
+        return cls(index)
+
+    @property
+    def dimension(self) -> int:
+        return self.faiss_index.d
+
+    def __len__(self) -> int:
+        return self.faiss_index.ntotal
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        k = min(k, len(self))
+        if k <= 0:
+            return []
+        scores, ids = self.faiss_index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def save(self, folder: Path) -> None:
+        import faiss
+
+        faiss.write_index(self.faiss_index, str(folder / self.FILE))
+
+    @classmethod
+    def load(cls, folder: Path) -> "DenseStore":
+        import faiss
+
+        return cls(faiss.read_index(str(folder / cls.FILE)))
+
+
+class LexicalStore:
+    """BM25 (bm25s) over French-analysed tokens: elisions split, stop words out, stemmed, accents folded."""
+
+    DIR = "bm25"
+
+    def __init__(self, bm25):
+        self.bm25 = bm25
+
+    @classmethod
+    def from_texts(cls, texts: list[str], k1: float = 1.2, b: float = 0.75) -> "LexicalStore":
+        import bm25s
+
+        tokens = [analyze(t) or ["∅"] for t in texts]
+        bm25 = bm25s.BM25(k1=k1, b=b)
+        bm25.index(tokens, show_progress=False)
+        return cls(bm25)
+
+    def __len__(self) -> int:
+        return int(self.bm25.scores["num_docs"])
+
+    def scores(self, query: str) -> np.ndarray:
+        vocab = self.bm25.vocab_dict
+        ids = [vocab[t] for t in dict.fromkeys(analyze(query)) if t in vocab]
+        if not ids:
+            return np.zeros(len(self), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(ids), dtype=np.float32)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        scores = self.scores(query)
+        if not len(scores):
+            return []
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        ranked = sorted(top, key=lambda i: -scores[i])
+        return [(int(i), float(scores[i])) for i in ranked if scores[i] > 0]
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of an analysed token (0 when unknown)."""
+        df = self._doc_freq().get(token, 0)
+        n = len(self)
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
+
+    def idf_unknown(self) -> float:
+        """The IDF a token that appears in no passage would have: the highest possible."""
+        n = len(self)
+        return float(np.log(1 + (n + 0.5) / 0.5))
+
+    def _doc_freq(self) -> dict[str, int]:
+        cached = getattr(self, "_df", None)
+        if cached is None:
+            indptr = np.asarray(self.bm25.scores["indptr"])
+            counts = np.diff(indptr)
+            inverse = {v: k for k, v in self.bm25.vocab_dict.items()}
+            cached = {inverse[i]: int(counts[i]) for i in range(len(counts)) if i in inverse}
+            self._df = cached
+        return cached
+
+    def save(self, folder: Path) -> None:
+        self.bm25.save(str(folder / self.DIR), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalStore":
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder / cls.DIR), allow_pickle=False, show_progress=False))

@@ -1,0 +1,105 @@
+"""The web chat: streamed answers with their sources, conversation memory for follow-ups."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import gradio as gr
+
+from assistant.answer import Answer
+from assistant.app import Assistant
+from corpus.errors import AssistantError, InvalidQuestion
+
+log = logging.getLogger(__name__)
+
+TITLE = "Le CNRS et l'intelligence artificielle — assistant sourcé"
+DESCRIPTION = (
+    "Posez vos questions sur l'action du CNRS en IA et sur la recherche française en IA (PEPR IA, AISSAI, "
+    "Jean Zay, clusters IA…). Chaque réponse cite ses sources ; sans appui dans le corpus, l'assistant le dit."
+)
+EXAMPLES = [
+    "Quel est le budget du PEPR IA ?",
+    "Qui porte le projet SHARP ?",
+    "Où est installé le supercalculateur Jean Zay ?",
+    "Quels sont les clusters IA retenus en 2024 ?",
+]
+
+
+def user_questions(history: list) -> list[str]:
+    """The user's earlier questions, oldest first, from Gradio's message history."""
+    questions = []
+    for message in history or []:
+        role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
+        content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
+        if role == "user" and isinstance(content, str):
+            questions.append(content)
+    return questions
+
+
+def render_answer(answer: Answer) -> str:
+    """Markdown for the chat: the answer, then each source with its verbatim quote."""
+    if answer.abstained:
+        return answer.answer
+    lines = [answer.answer, "", "**Sources**"]
+    for c in answer.citations:
+        quote = " ".join(c.quote.split())
+        where = f"[{_md(c.title)}]({c.source})" if c.source.startswith(("http://", "https://")) else _md(c.title)
+        field = f" · champ *{c.field}*" if c.field else ""
+        lines.append(f"{c.n}. {where}{field} — « {_md(quote)} »")
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    """Escape what Markdown would interpret in corpus text."""
+    for ch in "\\`*_[]<>":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def respond_fn(assistant: Assistant):
+    def respond(message: str, history: list) -> Iterator[str]:
+        try:
+            answer = assistant.ask(message, history=user_questions(history))
+        except InvalidQuestion as exc:
+            yield f"⚠️ {exc}"
+            return
+        except AssistantError as exc:
+            yield f"⚠️ {exc}"
+            return
+        except Exception:  # the page must never show a traceback
+            log.exception("échec de la réponse")
+            yield "⚠️ Une erreur interne est survenue ; la question n'a pas pu être traitée. Réessayez."
+            return
+        text = render_answer(answer)
+        words = text.split(" ")
+        for end in range(6, len(words), 6):
+            yield " ".join(words[:end])
+        yield text
+
+    return respond
+
+
+def create_app(assistant: Assistant) -> gr.Blocks:
+    """Build the Gradio page for ``assistant`` (nothing is launched)."""
+    return gr.ChatInterface(
+        fn=respond_fn(assistant),
+        title=TITLE,
+        description=DESCRIPTION,
+        examples=EXAMPLES,
+        cache_examples=False,
+        api_name="chat",
+        autofocus=True,
+        chatbot=gr.Chatbot(height=520, sanitize_html=True, label="Conversation"),
+        textbox=gr.Textbox(placeholder="Votre question…", submit_btn=True, max_lines=6),
+    )
+
+
+def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True,
+           max_queue: int | None = None):
+    """Serve the chat on ``host:port`` (loopback by default; never a share link)."""
+    demo = create_app(assistant)
+    demo.queue(max_size=max_queue or assistant.settings.ui.max_queue, default_concurrency_limit=2)
+    demo.launch(server_name=host, server_port=port, share=False, show_error=False,
+                prevent_thread_lock=not block, quiet=not block)
+    return demo
