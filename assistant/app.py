@@ -41,9 +41,10 @@ class Assistant:
         started = time.perf_counter()
         query = condense(question, history)
         vector = self.retriever.query_vector(query) if self.retriever.mode != "bm25" else None
-        hits = self.retriever.retrieve(query, self.settings.retrieval.top_k, query_vector=vector)
+        top_k = self.settings.retrieval.top_k
+        hits = self.retriever.retrieve(query, top_k + self.settings.retrieval.corroboration_pool, query_vector=vector)
         retrieved = time.perf_counter()
-        answer = self.answerer.answer(question, query, hits, vector)
+        answer = self.answerer.answer(question, query, hits[:top_k], vector, extra_hits=hits[top_k:])
         done = time.perf_counter()
         answer.retrieval_query = query
         answer.timings_ms = {

@@ -39,7 +39,7 @@ def _stderr():
     if err is None:
         from rich.console import Console
 
-        err = Console(stderr=True)
+        err = Console(stderr=True, soft_wrap=True)
     return err
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from assistant.answer import ABSTAIN_EN, ABSTAIN_FR, Answer, Citation
 from assistant.retrieval import Hit
 from index.build import LoadedIndex
-from index.text import analyze, words
+from index.text import analyze, fold, words
 
 # Cosine similarities of a query with its best sentence, mapped to [0, 1]: below ``low`` the
 # match is noise, above ``high`` it is as good as it gets. Per embedder, since their scales differ.
@@ -41,6 +41,37 @@ def expected_type(question: str) -> str | None:
     if re.search(r"\b(qui|who|dirige|directeur|directrice|coordonn|porte|pilot)\w*", q):
         return "person"
     return None
+
+
+# Question wording → record fields that answer it (French and English cues, matched on folded text).
+FIELD_CUES = [
+    (r"\b(cree|creee|creation|fonde|fondee|fondation|created|founded)\b", {"creation_date"}),
+    (r"\b(lance|lancee|lancement|debut|demarre|launched|start)\b", {"launch_date", "creation_date"}),
+    (r"\b(budget|dote|dotation|montant|finance|financement|combien d.euros|funding|how much)\b",
+     {"budget", "funding", "amount"}),
+    (r"\b(dirige|directeur|directrice|direction|responsable|tete|leads?|director|head)\b",
+     {"director", "head", "coordinators", "role"}),
+    (r"\b(coordonne|coordinat\w*|porte|porteur|pilote|copilot\w*|co-pilot\w*)\b",
+     {"coordinators", "copilots", "lead_institution", "relations.lead"}),
+    (r"\b(ou|situe|situee|installe|installee|implante|localise|where|located|site|ville)\b",
+     {"location", "site", "city"}),
+    (r"\b(puissance|petaflops?|pflops?|performance|power)\b", {"peak_performance"}),
+    (r"\b(gpu|gpus|cartes graphiques)\b", {"gpus"}),
+    (r"\b(operateur|opere|exploite|operated?|operator)\b", {"operator"}),
+    (r"\b(partenaires?|partners?|collabore)\b", {"partners", "relations.partners"}),
+    (r"\b(axes?|themes?|thematiques?)\b", {"axis", "objectives"}),
+    (r"\b(site web|site internet|website|url)\b", {"website"}),
+]
+
+
+def cued_fields(question: str) -> set[str]:
+    """Record fields the question's wording points to (« Quand AISSAI a-t-il été créé ? » → creation_date)."""
+    folded = fold(question)
+    fields: set[str] = set()
+    for pattern, names in FIELD_CUES:
+        if re.search(pattern, folded):
+            fields |= names
+    return fields
 
 
 def _type_match(kind: str | None, sentence: str) -> float:
@@ -87,8 +118,12 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self.min_confidence = min_confidence
 
-    def answer(self, question: str, query: str, hits: list[Hit], query_vector: np.ndarray | None) -> Answer:
-        """Answer ``question`` from ``hits`` (retrieved with ``query``, which may carry earlier turns)."""
+    def answer(self, question: str, query: str, hits: list[Hit], query_vector: np.ndarray | None,
+               extra_hits: list[Hit] = ()) -> Answer:
+        """Answer ``question`` from ``hits`` (retrieved with ``query``, which may carry earlier turns).
+
+        ``extra_hits`` (the next-ranked passages) are searched only for a corroborating sentence.
+        """
         candidates = self._candidates(question, query, hits, query_vector)
         english = is_english(question)
         if not candidates:
@@ -101,9 +136,10 @@ class ExtractiveAnswerer:
         for c in candidates[1:]:
             if len(chosen) >= self.max_sentences:
                 break
-            if c.score >= 0.9 * best.score and all(c.text != o.text for o in chosen):
+            if c.score >= 0.9 * best.score and not any(_same_statement(c, o) for o in chosen):
                 chosen.append(c)
-        corroboration = _corroboration(best, candidates, chosen)
+        pool = candidates + (self._candidates(question, query, list(extra_hits), query_vector) if extra_hits else [])
+        corroboration = _corroboration(best, pool, chosen)
         if corroboration is not None:
             chosen.append(corroboration)
         return self._compose(question, chosen, confidence)
@@ -118,6 +154,7 @@ class ExtractiveAnswerer:
         weights = {t: (lexical.idf(t) or rarest) * (1.0 if t in own_terms else 0.5) for t in terms}
         total = sum(weights.values()) or 1.0
         kind = expected_type(question)
+        fields = cued_fields(question)
         out = []
         for rank, hit in enumerate(hits):
             chunk = hit.chunk
@@ -133,8 +170,9 @@ class ExtractiveAnswerer:
                     dense = min(max((cos - self.low) / (self.high - self.low), 0.0), 1.0)
                 elif query_vector is None:
                     dense = coverage  # BM25-only retrieval: lexical evidence stands for both
+                field_bonus = 0.15 if fields and _record_field(chunk, sentence)[0] in fields else 0.0
                 score = (0.45 * dense + 0.35 * coverage + 0.12 * _type_match(kind, sentence)
-                         + 0.08 / (1 + rank) + 0.1 * subject)
+                         + 0.08 / (1 + rank) + 0.1 * subject + field_bonus)
                 if len(sentence) < 25 or sentence.startswith(("http://", "https://")):
                     score *= 0.5
                 out.append(Candidate(rank, hit, i, sentence, score, dense, coverage))
@@ -180,18 +218,30 @@ def _subject_precision(chunk, terms) -> float:
 _FIGURE = re.compile(r"\d+(?:[,.]\d+)?")
 
 
+def _same_statement(a: Candidate, b: Candidate) -> bool:
+    """Two sentences saying the same thing: same text, or the same record field twice."""
+    if a.text == b.text:
+        return True
+    ca, cb = a.hit.chunk, b.hit.chunk
+    if ca.kind == cb.kind == "record" and ca.doc_id == cb.doc_id:
+        return _record_field(ca, a.text)[0] == _record_field(cb, b.text)[0]
+    return False
+
+
 def _corroboration(best: Candidate, candidates: list[Candidate], chosen: list[Candidate]) -> Candidate | None:
     """A sentence of another document stating the same figures as the best one, if retrieved.
 
     A curated record confirmed by the source article (or the reverse) is worth showing: the
     reader sees two independent sources agree.
     """
-    figures = set(_FIGURE.findall(best.text))
+    value = best.text.split(" : ", 1)[-1] if best.hit.chunk.kind == "record" else best.text
+    figures = _FIGURE.findall(value)
     if not figures:
         return None
+    key = figures[0]  # the headline figure: « 73 » in « budget : 73 millions d'euros sur 6 ans »
     used = {c.hit.chunk.doc_id for c in chosen}
     for c in candidates:
-        if c.hit.chunk.doc_id not in used and figures <= set(_FIGURE.findall(c.text)) and c.coverage > 0:
+        if c.hit.chunk.doc_id not in used and key in _FIGURE.findall(c.text) and c.coverage > 0:
             return c
     return None
 

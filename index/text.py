@@ -51,10 +51,11 @@ def words(text: str) -> list[str]:
 
 
 def analyze(text: str) -> list[str]:
-    """Tokens for BM25: words minus stop words, Snowball-French stemmed, accents folded.
+    """Tokens for BM25: words minus stop words, accents folded, then Snowball-French stemmed.
 
     >>> analyze("L’Inria et le CNRS co-pilotent les programmes")
     ['inri', 'cnr', 'co', 'pilotent', 'programm']
     """
-    tokens = [w for w in words(text) if fold(w) not in _FOLDED_STOP_WORDS]
-    return [fold(stem) for stem in _stemmer().stemWords(tokens)]
+    # Folding before stemming makes « electricite » (typed without accents) match « électricité ».
+    tokens = [f for f in (fold(w) for w in words(text)) if f not in _FOLDED_STOP_WORDS]
+    return _stemmer().stemWords(tokens)

