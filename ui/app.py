@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 
-import gradio as gr
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
 
-from assistant.answer import Answer
-from assistant.app import Assistant
-from corpus.errors import AssistantError, InvalidQuestion
+import gradio as gr  # noqa: E402
+
+from assistant.answer import Answer  # noqa: E402
+from assistant.app import Assistant  # noqa: E402
+from corpus.errors import AssistantError  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +64,7 @@ def respond_fn(assistant: Assistant):
     def respond(message: str, history: list) -> Iterator[str]:
         try:
             answer = assistant.ask(message, history=user_questions(history))
-        except InvalidQuestion as exc:
-            yield f"⚠️ {exc}"
-            return
-        except AssistantError as exc:
+        except AssistantError as exc:  # invalid question, index or backend problem: the user can act on it
             yield f"⚠️ {exc}"
             return
         except Exception:  # the page must never show a traceback
