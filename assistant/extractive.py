@@ -138,8 +138,10 @@ class ExtractiveAnswerer:
                 break
             if c.score >= 0.9 * best.score and not any(_same_statement(c, o) for o in chosen):
                 chosen.append(c)
-        pool = candidates + (self._candidates(question, query, list(extra_hits), query_vector) if extra_hits else [])
-        corroboration = _corroboration(best, pool, chosen)
+        key = _headline_figure(best)
+        extra = [h for h in extra_hits if key and key in h.chunk.text]  # score only passages that could agree
+        pool = candidates + (self._candidates(question, query, extra, query_vector) if extra else [])
+        corroboration = _corroboration(best, key, pool, chosen)
         if corroboration is not None:
             chosen.append(corroboration)
         return self._compose(question, chosen, confidence)
@@ -161,7 +163,7 @@ class ExtractiveAnswerer:
             context = set(analyze(f"{chunk.title} {chunk.section}"))
             subject = _subject_precision(chunk, terms)
             for i, sentence in enumerate(chunk.sentence_texts()):
-                present = set(analyze(sentence))
+                present = set(analyze(_without_label(chunk, sentence)))
                 covered = sum(w * (1.0 if t in present else 0.6 if t in context else 0.0) for t, w in weights.items())
                 coverage = covered / total
                 dense = 0.0
@@ -228,22 +230,40 @@ def _same_statement(a: Candidate, b: Candidate) -> bool:
     return False
 
 
-def _corroboration(best: Candidate, candidates: list[Candidate], chosen: list[Candidate]) -> Candidate | None:
-    """A sentence of another document stating the same figures as the best one, if retrieved.
+def _without_label(chunk, sentence: str) -> str:
+    """A fiche line minus its field label: « Jean Zay — date d'installation : 2019 » → « Jean Zay 2019 ».
+
+    Labels are our vocabulary, not evidence: that a question says « installé » must not make every
+    « date d'installation » line match. The question's wording reaches labels through FIELD_CUES.
+    """
+    if chunk.kind != "record" or " — " not in sentence or " : " not in sentence:
+        return sentence
+    name, rest = sentence.split(" — ", 1)
+    return f"{name} {rest.split(' : ', 1)[1]}"
+
+
+def _headline_figure(best: Candidate) -> str | None:
+    """The first figure of the answer's value: « 73 » in « budget : 73 millions d'euros sur 6 ans »."""
+    value = best.text.split(" : ", 1)[-1] if best.hit.chunk.kind == "record" else best.text
+    figures = _FIGURE.findall(value)
+    return figures[0] if figures else None
+
+
+def _corroboration(best: Candidate, key: str | None, candidates: list[Candidate],
+                   chosen: list[Candidate]) -> Candidate | None:
+    """A sentence of another document stating the same headline figure as the best one.
 
     A curated record confirmed by the source article (or the reverse) is worth showing: the
     reader sees two independent sources agree.
     """
-    value = best.text.split(" : ", 1)[-1] if best.hit.chunk.kind == "record" else best.text
-    figures = _FIGURE.findall(value)
-    if not figures:
+    if key is None:
         return None
-    key = figures[0]  # the headline figure: « 73 » in « budget : 73 millions d'euros sur 6 ans »
     used = {c.hit.chunk.doc_id for c in chosen}
-    for c in candidates:
-        if c.hit.chunk.doc_id not in used and key in _FIGURE.findall(c.text) and c.coverage > 0:
-            return c
-    return None
+    agreeing = [c for c in candidates
+                if c.hit.chunk.doc_id not in used and key in _FIGURE.findall(c.text) and c.coverage > 0]
+    # A source document confirming a record (or the reverse) is independent evidence; prefer it.
+    agreeing.sort(key=lambda c: c.hit.chunk.kind == best.hit.chunk.kind)
+    return agreeing[0] if agreeing else None
 
 
 def _record_field(chunk, quote: str) -> tuple[str | None, str | None]:

@@ -40,7 +40,7 @@ class RetrievalSettings(Section):
     top_k: int = Field(5, ge=1, le=50)
     candidates: int = Field(30, ge=1, le=500, description="Résultats de chaque moteur avant fusion")
     rrf_k: int = Field(60, ge=1, le=1000)
-    corroboration_pool: int = Field(10, ge=0, le=100, description="Passages suivants où chercher une confirmation")
+    corroboration_pool: int = Field(40, ge=0, le=200, description="Passages suivants où chercher une confirmation")
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
 
