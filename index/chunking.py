@@ -22,6 +22,8 @@ ABBREVIATIONS = frozenset(
 _BOUNDARY = re.compile(r"[.!?…]+[»”\"')\]]*\s+")
 _OPENER = re.compile(r"[«“\"(\[]?\s*[A-ZÀ-ÖØ-Þ0-9]")
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
+# Names that contain sentence punctuation and must not be cut.
+_PROTECTED = re.compile(r"\bHi! PARIS\b|\bYahoo!", re.IGNORECASE)
 _TERMINAL = re.compile(r"[.!?…:»”\"')]\s*$")
 
 
@@ -98,12 +100,15 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     end = len(text) if end is None else end
     paragraphs = _paragraphs(text, start, end)
     spans: list[Span] = []
+    protected = [m.span() for m in _PROTECTED.finditer(text, start, end)]
     for p_start, p_end in paragraphs:
         cursor = p_start
         for match in _BOUNDARY.finditer(text, p_start, p_end):
             cut = match.end()
             if cut >= p_end:
                 break
+            if any(a <= match.start() < b for a, b in protected):
+                continue
             if not _OPENER.match(text, cut):
                 continue
             if _ends_with_abbreviation(text[cursor : match.start() + 1]):
@@ -213,5 +218,5 @@ def _groups(sentences: list[Span], max_chars: int, overlap: int) -> list[list[Sp
 
 def chunker_fingerprint(max_chars: int, overlap: int) -> str:
     """Identifies the chunking rules: a change here forces a full rebuild."""
-    rules = f"v1|{max_chars}|{overlap}|{sorted(ABBREVIATIONS)}"
+    rules = f"v1|{max_chars}|{overlap}|{sorted(ABBREVIATIONS)}|{_PROTECTED.pattern}"
     return hashlib.sha256(rules.encode()).hexdigest()[:16]

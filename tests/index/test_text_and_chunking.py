@@ -19,6 +19,10 @@ def test_abbreviations_and_initials_do_not_end_sentences():
     assert spans(text) == ["M. Dupont dirige p. ex. le projet.", "J. Atif est cité.", "Le budget vaut 3.5 M€.", "Fin."]
 
 
+def test_names_with_punctuation_are_not_cut():
+    assert spans("Le cluster Hi! PARIS reçoit 70 M€. Fin.") == ["Le cluster Hi! PARIS reçoit 70 M€.", "Fin."]
+
+
 def test_quotes_questions_and_paragraphs():
     text = "Il a dit « oui ». Pourquoi ? Parce que.\n\nNouveau paragraphe sans point\n\nfin de la phrase coupée."
     assert spans(text) == [
