@@ -45,7 +45,8 @@ def expected_type(question: str) -> str | None:
 
 # Question wording → record fields that answer it (French and English cues, matched on folded text).
 FIELD_CUES = [
-    (r"\b(cree|creee|creation|fonde|fondee|fondation|created|founded)\b", {"creation_date"}),
+    (r"\b(cree|creee|creation|fonde|fondee|fondation|depuis quand|created|founded|since when)\b",
+     {"creation_date", "launch_date"}),
     (r"\b(lance|lancee|lancement|debut|demarre|launched|start)\b", {"launch_date", "creation_date"}),
     (r"\b(budget|dote|dotation|montant|finance|financement|combien d.euros|funding|how much)\b",
      {"budget", "funding", "amount"}),
