@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -147,6 +148,83 @@ def ask(
     print(answer.answer)
     for c in answer.citations:
         print(f"\n[{c.n}] {c.title} — {c.source}\n    « {' '.join(c.quote.split())} »")
+
+
+@app.command()
+def batch(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Questions : .jsonl, .csv ou .txt (une par ligne).")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Fichier de sortie (défaut : stdout).")] = None,
+    out_format: Annotated[Optional[str], typer.Option(
+        "--format", help="jsonl ou csv (défaut : d'après l'extension de OUTPUT, sinon jsonl).")] = None,
+    in_format: Annotated[Optional[str], typer.Option(
+        "--input-format", help="jsonl, csv ou txt (défaut : d'après l'extension de INPUT).")] = None,
+    mode: Annotated[Optional[str], typer.Option("--mode", help="Mode de réponse (réglage answer.mode).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Reprendre : sauter les id déjà dans OUTPUT.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=32, help="Questions traitées en parallèle.")] = 1,
+    summary_json: Annotated[bool, typer.Option("--summary-json", help="Bilan final en JSON sur stderr.")] = False,
+):
+    """Répondre à un fichier de questions ; une réponse sourcée par question, écrite au fil de l'eau.
+
+    Exemple : assistant batch questions.jsonl -o reponses.csv --workers 2
+    """
+    from assistant.batch import (INPUT_FORMATS, OUTPUT_FORMATS, RecordWriter, detect_format, load_done,
+                                 read_items, run_batch)
+
+    if in_format and in_format not in INPUT_FORMATS:
+        fail(f"--input-format doit être l'un de : {', '.join(INPUT_FORMATS)}", 2)
+    if out_format and out_format not in OUTPUT_FORMATS:
+        fail(f"--format doit être l'un de : {', '.join(OUTPUT_FORMATS)}", 2)
+    if resume and output is None:
+        fail("--resume demande un fichier de sortie (-o)", 2)
+    if mode:
+        os.environ["ASSISTANT_ANSWER__MODE"] = mode
+    settings = load_settings()
+    items = read_items(input_path, in_format)
+    fmt = out_format or (detect_format(output, OUTPUT_FORMATS, "jsonl") if output else "jsonl")
+    from assistant.app import build
+
+    assistant = build(settings)
+    done = load_done(output, fmt) if (resume and output) else []
+    for problem in (i for i in items if not hasattr(i, "question")):
+        _stderr().print(f"[yellow]ligne {problem.line}[/] : {problem.message}", highlight=False)
+    if output is not None and not resume and output.exists():
+        output.unlink()
+    handle = open(output, "a", encoding="utf-8", newline="") if output else sys.stdout
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    try:
+        writer = RecordWriter(handle, fmt, write_header=not done)
+        with Progress(TextColumn("questions"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                      console=_stderr(), transient=True) as bar:
+            skip = {r["id"] for r in done}
+            task = bar.add_task("batch", total=sum(1 for i in items if i.id not in skip), rate="")
+
+            def tick(record):
+                elapsed = bar.tasks[task].elapsed or 0
+                completed = bar.tasks[task].completed + 1
+                bar.update(task, advance=1, rate=f"{completed / elapsed:.1f} q/s" if elapsed else "")
+
+            summary = run_batch(assistant, items, writer, workers=workers, mode=settings.answer.mode,
+                                skip_ids=skip, on_record=tick)
+    finally:
+        if output:
+            handle.close()
+    report = summary.as_dict()
+    if summary_json:
+        _stderr().print(json.dumps(report, ensure_ascii=False), highlight=False, soft_wrap=True)
+    else:
+        accuracy = f", exactitude {report['accuracy']:.1%} sur {report['judged']}" if report["judged"] else ""
+        p50, p95 = report["latency_p50_ms"], report["latency_p95_ms"]
+        latency = f", latence p50 {p50:.0f} ms / p95 {p95:.0f} ms" if p50 is not None else ""
+        _stderr().print(
+            f"{report['questions']} question(s) : {report['answered']} répondue(s), {report['abstained']} "
+            f"abstention(s), {report['errors']} erreur(s), {report['skipped']} déjà faite(s){accuracy}{latency}, "
+            f"{report['seconds']} s ({report['questions_per_second'] or 0} q/s)",
+            highlight=False,
+        )
+    if report["errors"]:
+        raise typer.Exit(1)
 
 
 @app.command()

