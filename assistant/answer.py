@@ -33,9 +33,11 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     confidence: float = 0.0
     retrieval_query: str = ""
+    retrieved: list[str] = field(default_factory=list, repr=False)  # doc ids in rank order, for eval
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        del data["retrieved"]
         for citation in data["citations"]:
             if citation["field"] is None:
                 del citation["field"]

@@ -47,6 +47,7 @@ class Assistant:
         answer = self.answerer.answer(question, query, hits[:top_k], vector, extra_hits=hits[top_k:])
         done = time.perf_counter()
         answer.retrieval_query = query
+        answer.retrieved = list(dict.fromkeys(h.chunk.doc_id for h in hits))
         answer.timings_ms = {
             "retrieve": round((retrieved - started) * 1000, 2),
             "answer": round((done - retrieved) * 1000, 2),

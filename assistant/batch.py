@@ -36,6 +36,8 @@ class BatchItem:
     question: str
     history: list[str] = field(default_factory=list)
     expectation: Expectation = field(default_factory=Expectation)
+    doc_ids: list[str] = field(default_factory=list)  # where the answer is, for retrieval metrics
+    category: str = ""
 
 
 @dataclass
@@ -154,7 +156,9 @@ def _item(number: int, data) -> BatchItem | LineProblem:
         return LineProblem(number, str(exc))
     identifier = data.get("id")
     identifier = f"q{number}" if identifier in (None, "") else str(identifier)
-    return BatchItem(number, identifier, question, history, expectation)
+    doc_ids = data.get("doc_ids") or []
+    doc_ids = [doc_ids] if isinstance(doc_ids, str) else [str(d) for d in doc_ids]
+    return BatchItem(number, identifier, question, history, expectation, doc_ids, str(data.get("category") or ""))
 
 
 # --- output -------------------------------------------------------------------------------------

@@ -227,6 +227,68 @@ def batch(
         raise typer.Exit(1)
 
 
+@app.command("eval")
+def eval_command(
+    input_path: Annotated[Path, typer.Argument(metavar="FILE", help="Jeu de questions JSONL (expect / abstain / doc_ids).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Rapport complet en JSON sur stdout.")] = False,
+    compare_with: Annotated[Optional[Path], typer.Option("--compare", help="Rapport JSON précédent à comparer.")] = None,
+    retrieval: Annotated[Optional[str], typer.Option("--retrieval", help="hybrid, dense ou bm25 (réglage retrieval.mode).")] = None,
+    fit: Annotated[bool, typer.Option("--calibrate", help="Ajuster le seuil d'abstention sur ce jeu.")] = False,
+    max_false_abstention: Annotated[float, typer.Option(help="Limite d'abstentions à tort pour --calibrate.")] = 0.05,
+):
+    """Mesurer la qualité sur un jeu de questions : recherche, exactitude, abstention, citations, latence.
+
+    Exemple : assistant eval eval/dev_qa.jsonl --json > rapport.json
+    """
+    from assistant.app import build
+    from assistant.batch import read_items
+    from assistant.evaluation import calibrate, compare, evaluate_item, run_eval
+
+    if retrieval:
+        os.environ["ASSISTANT_RETRIEVAL__MODE"] = retrieval
+    settings = load_settings()
+    items = read_items(input_path, "jsonl")
+    assistant = build(settings)
+    report = run_eval(assistant, items)
+    report["settings"] = {"retrieval": settings.retrieval.model_dump(), "answer": settings.answer.model_dump(mode="json"),
+                          "embedder": settings.index.embedder}
+    if fit:
+        assistant.answerer.min_confidence = 0.0
+        chunk_texts = {c.chunk_id: c.text for c in assistant.index.chunks}
+        raw = [evaluate_item(assistant, i, chunk_texts) for i in items if hasattr(i, "question")]
+        report["calibration"] = calibrate(raw, max_false_abstention)
+    if compare_with:
+        try:
+            old = json.loads(compare_with.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            fail(f"rapport de comparaison illisible : {exc}")
+        report["comparison"] = compare(old, report)
+    if json_out:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+        return
+    r = report
+    pct = lambda v: "—" if v is None else f"{v:.1%}"  # noqa: E731
+    print(f"{r['questions']} questions ({r['errors']} erreurs), {r['seconds']} s")
+    print(f"recherche   hit@1 {pct(r['retrieval']['hit@1'])}  hit@3 {pct(r['retrieval']['hit@3'])}  "
+          f"MRR {r['retrieval']['mrr']}")
+    print(f"réponses    exactitude {pct(r['accuracy'])} (répondables), {pct(r['accuracy_all'])} (toutes)")
+    a = r["abstention"]
+    print(f"abstention  précision {pct(a['precision'])}  rappel {pct(a['recall'])}  "
+          f"à tort {pct(a['false_abstention_rate'])}")
+    print(f"citations   valides {pct(r['citation_validity'])}")
+    print(f"latence     p50 {r['latency_ms']['p50']} ms  p95 {r['latency_ms']['p95']} ms")
+    print("catégories  " + "  ".join(f"{k} {pct(v)}" for k, v in r["by_category"].items()))
+    for item in r["items"]:
+        if not item["correct"] or item["citation_problems"]:
+            print(f"  ✗ {item['id']} [{item['category']}] {item['question'][:70]} → {item['answer'][:90]!r}"
+                  + (f" {item['citation_problems']}" if item["citation_problems"] else ""))
+    if "calibration" in r:
+        print(f"calibrage   seuil {r['calibration']}")
+    if "comparison" in r:
+        c = r["comparison"]
+        print(f"comparaison {c['deltas']}\n  corrigées {c['fixed']}\n  régressions {c['regressed']}")
+
+
 @app.command()
 def serve(
     host: Annotated[Optional[str], typer.Option(help="Adresse d'écoute (défaut : ui.host, 127.0.0.1).")] = None,

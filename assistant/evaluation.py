@@ -1,0 +1,167 @@
+"""`assistant eval`: run a question set through the normal answering path and measure it.
+
+Reports retrieval hit@1/hit@3/MRR against the expected documents, answer accuracy, abstention
+precision/recall, citation validity and latency; compares two reports; fits the abstention threshold.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+from assistant.answer import verify_citations
+from assistant.batch import BatchItem, LineProblem
+from corpus.errors import AssistantError
+
+WARM_UP = "Quel est le budget du PEPR IA ?"
+
+
+@dataclass
+class ItemResult:
+    id: str
+    category: str
+    question: str
+    should_abstain: bool
+    abstained: bool
+    correct: bool
+    rank: int | None  # 1-based rank of the first expected document among retrieved ones
+    citation_problems: list[str]
+    confidence: float
+    latency_ms: float
+    answer: str
+    doc_ids: list[str]
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def evaluate_item(assistant, item: BatchItem, chunk_texts: dict[str, str]) -> ItemResult:
+    try:
+        answer = assistant.ask(item.question, history=item.history)
+    except AssistantError as exc:
+        return ItemResult(item.id, item.category, item.question, item.expectation.abstain, False, False, None,
+                          [], 0.0, 0.0, "", item.doc_ids, error=str(exc))
+    rank = None
+    for position, doc_id in enumerate(answer.retrieved, 1):
+        if doc_id in item.doc_ids:
+            rank = position
+            break
+    return ItemResult(
+        id=item.id, category=item.category, question=item.question, should_abstain=item.expectation.abstain,
+        abstained=answer.abstained, correct=bool(item.expectation.judge(answer.answer, answer.abstained)),
+        rank=rank, citation_problems=verify_citations(answer, chunk_texts), confidence=answer.confidence,
+        latency_ms=answer.timings_ms["total"], answer=answer.answer, doc_ids=item.doc_ids,
+    )
+
+
+def run_eval(assistant, items: list[BatchItem | LineProblem]) -> dict:
+    """Evaluate every item and return the report (metrics plus per-item results)."""
+    problems = [f"ligne {i.line} : {i.message}" for i in items if isinstance(i, LineProblem)]
+    items = [i for i in items if isinstance(i, BatchItem)]
+    chunk_texts = {c.chunk_id: c.text for c in assistant.index.chunks}
+    assistant.ask(WARM_UP)  # latency is measured warm
+    started = time.perf_counter()
+    results = [evaluate_item(assistant, item, chunk_texts) for item in items]
+    report = metrics(results)
+    report["seconds"] = round(time.perf_counter() - started, 2)
+    report["input_problems"] = problems
+    report["items"] = [r.as_dict() for r in results]
+    return report
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def _percentile(values: list[float], q: int) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 2)
+
+
+def metrics(results: list[ItemResult]) -> dict:
+    answerable = [r for r in results if not r.should_abstain]
+    unanswerable = [r for r in results if r.should_abstain]
+    with_docs = [r for r in answerable if r.doc_ids]
+    abstained = [r for r in results if r.abstained]
+    cited = [r for r in results if not r.error]
+    categories = sorted({r.category for r in results if r.category})
+    return {
+        "questions": len(results),
+        "errors": sum(1 for r in results if r.error),
+        "retrieval": {
+            "hit@1": _ratio(sum(1 for r in with_docs if r.rank == 1), len(with_docs)),
+            "hit@3": _ratio(sum(1 for r in with_docs if r.rank and r.rank <= 3), len(with_docs)),
+            "mrr": round(sum(1 / r.rank for r in with_docs if r.rank) / len(with_docs), 4) if with_docs else None,
+        },
+        "accuracy": _ratio(sum(r.correct for r in answerable), len(answerable)),
+        "accuracy_all": _ratio(sum(r.correct for r in results), len(results)),
+        "abstention": {
+            "precision": _ratio(sum(r.should_abstain for r in abstained), len(abstained)),
+            "recall": _ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
+            "false_abstention_rate": _ratio(sum(r.abstained for r in answerable), len(answerable)),
+        },
+        "citation_validity": _ratio(sum(not r.citation_problems for r in cited), len(cited)),
+        "latency_ms": {"p50": _percentile([r.latency_ms for r in results if not r.error], 50),
+                       "p95": _percentile([r.latency_ms for r in results if not r.error], 95)},
+        "by_category": {c: _ratio(sum(r.correct for r in results if r.category == c),
+                                  sum(1 for r in results if r.category == c)) for c in categories},
+    }
+
+
+def calibrate(results: list[ItemResult], max_false_abstention: float = 0.05) -> dict:
+    """Fit the abstention threshold on answers produced without one.
+
+    For a threshold t, a question abstains when its confidence is below t. The chosen t maximises
+    overall accuracy among thresholds whose false-abstention rate stays within the limit.
+    """
+    answerable = [r for r in results if not r.should_abstain and not r.error]
+    unanswerable = [r for r in results if r.should_abstain and not r.error]
+    candidates = sorted({0.0, *[round(r.confidence + 1e-4, 4) for r in results]})
+    best = None
+    for t in candidates:
+        false_abstentions = sum(r.confidence < t for r in answerable)
+        if answerable and false_abstentions / len(answerable) > max_false_abstention:
+            continue
+        right = sum(r.confidence >= t and r.correct for r in answerable) + sum(r.confidence < t for r in unanswerable)
+        recall = sum(r.confidence < t for r in unanswerable) / len(unanswerable) if unanswerable else 0.0
+        key = (right, recall, -t)
+        if best is None or key > best[0]:
+            best = (key, t, false_abstentions, recall, right)
+    if best is None:
+        return {"threshold": 0.0}
+    _, t, false_abstentions, recall, right = best
+    total = len(answerable) + len(unanswerable)
+    return {"threshold": t, "accuracy_all": round(right / total, 4) if total else None,
+            "abstention_recall": round(recall, 4),
+            "false_abstention_rate": round(false_abstentions / len(answerable), 4) if answerable else None}
+
+
+def compare(old: dict, new: dict) -> dict:
+    """What got better and what regressed between two reports (metrics and per-question correctness)."""
+    def flat(report, prefix=""):
+        out = {}
+        for key, value in report.items():
+            if key in ("items", "input_problems", "by_category"):
+                continue
+            if isinstance(value, dict):
+                out.update(flat(value, f"{prefix}{key}."))
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[f"{prefix}{key}"] = value
+        return out
+
+    before, after = flat(old), flat(new)
+    deltas = {k: round(after[k] - before[k], 4) for k in after if k in before and before[k] is not None
+              and after[k] is not None and after[k] != before[k]}
+    old_items = {i["id"]: i for i in old.get("items", [])}
+    fixed, broken = [], []
+    for item in new.get("items", []):
+        previous = old_items.get(item["id"])
+        if previous is None or previous["correct"] == item["correct"]:
+            continue
+        (fixed if item["correct"] else broken).append(item["id"])
+    return {"deltas": deltas, "fixed": fixed, "regressed": broken}
