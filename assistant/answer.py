@@ -34,10 +34,11 @@ class Answer:
     confidence: float = 0.0
     retrieval_query: str = ""
     retrieved: list[str] = field(default_factory=list, repr=False)  # doc ids in rank order, for eval
+    signals: dict = field(default_factory=dict, repr=False)  # what the confidence was computed from
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        del data["retrieved"]
+        del data["retrieved"], data["signals"]
         for citation in data["citations"]:
             if citation["field"] is None:
                 del citation["field"]

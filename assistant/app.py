@@ -80,8 +80,10 @@ def build(settings: Settings) -> Assistant:
     r = settings.retrieval
     retriever = HybridRetriever(index, embedder, mode=r.mode, candidates=r.candidates, rrf_k=r.rrf_k,
                                 dense_weight=r.dense_weight, bm25_weight=r.bm25_weight)
-    answerer = ExtractiveAnswerer(index, settings.index.embedder, max_sentences=settings.answer.max_sentences,
-                                  min_confidence=settings.answer.min_confidence)
+    a = settings.answer
+    answerer = ExtractiveAnswerer(index, settings.index.embedder, max_sentences=a.max_sentences,
+                                  min_confidence=a.min_confidence, dense_weight=a.dense_weight,
+                                  unknown_penalty=a.unknown_penalty, min_dense_english=a.min_dense_english)
     return Assistant(settings, index, retriever, answerer)
 
 

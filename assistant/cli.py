@@ -253,7 +253,7 @@ def eval_command(
     report["settings"] = {"retrieval": settings.retrieval.model_dump(), "answer": settings.answer.model_dump(mode="json"),
                           "embedder": settings.index.embedder}
     if fit:
-        assistant.answerer.min_confidence = 0.0
+        assistant.answerer.min_confidence = float("-inf")  # answer everything, then fit the threshold
         chunk_texts = {c.chunk_id: c.text for c in assistant.index.chunks}
         raw = [evaluate_item(assistant, i, chunk_texts) for i in items if hasattr(i, "question")]
         report["calibration"] = calibrate(raw, max_false_abstention)

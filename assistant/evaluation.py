@@ -31,6 +31,7 @@ class ItemResult:
     latency_ms: float
     answer: str
     doc_ids: list[str]
+    signals: dict | None = None
     error: str | None = None
 
     def as_dict(self) -> dict:
@@ -52,7 +53,7 @@ def evaluate_item(assistant, item: BatchItem, chunk_texts: dict[str, str]) -> It
         id=item.id, category=item.category, question=item.question, should_abstain=item.expectation.abstain,
         abstained=answer.abstained, correct=bool(item.expectation.judge(answer.answer, answer.abstained)),
         rank=rank, citation_problems=verify_citations(answer, chunk_texts), confidence=answer.confidence,
-        latency_ms=answer.timings_ms["total"], answer=answer.answer, doc_ids=item.doc_ids,
+        latency_ms=answer.timings_ms["total"], answer=answer.answer, doc_ids=item.doc_ids, signals=answer.signals,
     )
 
 
@@ -114,31 +115,72 @@ def metrics(results: list[ItemResult]) -> dict:
 
 
 def calibrate(results: list[ItemResult], max_false_abstention: float = 0.05) -> dict:
-    """Fit the abstention threshold on answers produced without one.
+    """Fit the confidence weights and the abstention thresholds on answers produced without abstaining.
 
-    For a threshold t, a question abstains when its confidence is below t. The chosen t maximises
-    overall accuracy among thresholds whose false-abstention rate stays within the limit.
+    Confidence is ``w·dense + (1−w)·coverage − p·unknown_share`` (see ``ExtractiveAnswerer``); a French
+    question abstains below the threshold t (refused questions always abstain). The fit keeps the
+    (w, p, t) with the best accuracy among those whose false-abstention rate stays within the limit,
+    then the best abstention recall, then the lowest threshold. English questions, which unknown words
+    cannot judge, get their own floor on sentence similarity: midway between the most similar
+    unanswerable question below every answerable one and the least similar answerable one.
     """
-    answerable = [r for r in results if not r.should_abstain and not r.error]
-    unanswerable = [r for r in results if r.should_abstain and not r.error]
-    candidates = sorted({0.0, *[round(r.confidence + 1e-4, 4) for r in results]})
+    usable = [r for r in results if not r.error]
+    english = [r for r in usable if (r.signals or {}).get("english")]
+    french = [r for r in usable if r not in english]
+
+    def refused(r):
+        return "dense" not in (r.signals or {})
+
+    english_t = 0.0
+    en_a = [r.signals["dense"] for r in english if not r.should_abstain and not refused(r)]
+    en_u = [r.signals["dense"] for r in english if r.should_abstain and not refused(r)]
+    if en_a:
+        below = [d for d in en_u if d < min(en_a)]
+        english_t = (max(below) + min(en_a)) / 2 if below else 0.0
+
+    answerable = [r for r in french if not r.should_abstain]
+    unanswerable = [r for r in french if r.should_abstain]
     best = None
-    for t in candidates:
-        false_abstentions = sum(r.confidence < t for r in answerable)
-        if answerable and false_abstentions / len(answerable) > max_false_abstention:
-            continue
-        right = sum(r.confidence >= t and r.correct for r in answerable) + sum(r.confidence < t for r in unanswerable)
-        recall = sum(r.confidence < t for r in unanswerable) / len(unanswerable) if unanswerable else 0.0
-        key = (right, recall, -t)
-        if best is None or key > best[0]:
-            best = (key, t, false_abstentions, recall, right)
+    for w in [x / 10 for x in range(0, 11)]:
+        for p in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0):
+            def score(r):
+                if refused(r):
+                    return float("-inf")
+                s = r.signals
+                return w * s["dense"] + (1 - w) * s["coverage"] - p * s["unknown_share"]
+
+            conf_a = [(score(r), r.correct) for r in answerable]
+            conf_u = [score(r) for r in unanswerable]
+            finite = [c for c, _ in conf_a if c != float("-inf")] + [c for c in conf_u if c != float("-inf")]
+            for t in sorted({round(c + 1e-4, 4) for c in finite} | {-1.0}):
+                false_abstentions = sum(c < t for c, _ in conf_a)
+                if answerable and false_abstentions / len(answerable) > max_false_abstention:
+                    continue
+                recall_hits = sum(c < t for c in conf_u)
+                right = sum(c >= t and ok for c, ok in conf_a) + recall_hits
+                key = (right, recall_hits, -t)
+                if best is None or key > best[0]:
+                    best = (key, {"dense_weight": w, "unknown_penalty": p, "min_confidence": t})
     if best is None:
-        return {"threshold": 0.0}
-    _, t, false_abstentions, recall, right = best
-    total = len(answerable) + len(unanswerable)
-    return {"threshold": t, "accuracy_all": round(right / total, 4) if total else None,
-            "abstention_recall": round(recall, 4),
-            "false_abstention_rate": round(false_abstentions / len(answerable), 4) if answerable else None}
+        return {}
+    fit = best[1]
+    fit["min_dense_english"] = round(english_t, 4)
+
+    def abstains(r):
+        if refused(r):
+            return True
+        s = r.signals
+        confidence = (fit["dense_weight"] * s["dense"] + (1 - fit["dense_weight"]) * s["coverage"]
+                      - fit["unknown_penalty"] * s["unknown_share"])
+        return confidence < fit["min_confidence"] or (s.get("english") and s["dense"] < english_t)
+
+    all_a = [r for r in usable if not r.should_abstain]
+    all_u = [r for r in usable if r.should_abstain]
+    right = sum(not abstains(r) and r.correct for r in all_a) + sum(abstains(r) for r in all_u)
+    return {**fit,
+            "accuracy_all": round(right / len(usable), 4) if usable else None,
+            "abstention_recall": round(sum(abstains(r) for r in all_u) / len(all_u), 4) if all_u else None,
+            "false_abstention_rate": round(sum(abstains(r) for r in all_a) / len(all_a), 4) if all_a else None}
 
 
 def compare(old: dict, new: dict) -> dict:

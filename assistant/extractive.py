@@ -87,6 +87,27 @@ def _type_match(kind: str | None, sentence: str) -> float:
     return 0.0
 
 
+# Requests the assistant refuses whatever the corpus holds: private data about people, and
+# instructions that try to change its task. Matched on folded (accentless, lower-case) text.
+REFUSALS = [
+    ("donnée personnelle", r"\b(salaire|remuneration|adresse (personnelle|postale)|domicile|telephone|"
+     r"numero de portable|e-?mail personnel|date de naissance|quel age|vie privee|salary|home address|"
+     r"phone number|date of birth|how old|est-(il|elle) marie\w*|married)\b"),
+    ("consigne hors de la tâche", r"\b(ignore[rsz]? (tes|vos|les|toutes|all|your|previous)|oublie (tes|vos|les)|"
+     r"instructions? (precedentes|systeme)|system prompt|prompt systeme|tu es maintenant|you are now|"
+     r"ecris(-moi)? (un|une) (poeme|chanson|script|programme|histoire|code)|write (a|me a) (poem|song|script))"),
+]
+
+
+def refusal_reason(question: str) -> str | None:
+    """Why the question must be refused outright, or None."""
+    folded = fold(question)
+    for reason, pattern in REFUSALS:
+        if re.search(pattern, folded):
+            return reason
+    return None
+
+
 def is_english(question: str) -> bool:
     tokens = words(question)
     return sum(t in _ENGLISH for t in tokens) > sum(t in _FRENCH for t in tokens)
@@ -113,11 +134,17 @@ class ExtractiveAnswerer:
         min_confidence: Below this confidence the answer abstains.
     """
 
-    def __init__(self, index: LoadedIndex, backend: str, *, max_sentences: int = 3, min_confidence: float = 0.42):
+    def __init__(self, index: LoadedIndex, backend: str, *, max_sentences: int = 3, min_confidence: float = -0.914,
+                 dense_weight: float = 1.0, unknown_penalty: float = 3.0, min_dense_english: float = 0.196):
         self.index = index
         self.low, self.high = DENSE_SCALE.get(backend, (0.0, 1.0))
         self.max_sentences = max_sentences
         self.min_confidence = min_confidence
+        self.dense_weight = dense_weight
+        self.unknown_penalty = unknown_penalty
+        # English questions cannot be judged by unknown words (all are unknown to a French corpus):
+        # they must reach this sentence similarity instead.
+        self.min_dense_english = min_dense_english
 
     def answer(self, question: str, query: str, hits: list[Hit], query_vector: np.ndarray | None,
                extra_hits: list[Hit] = ()) -> Answer:
@@ -125,14 +152,18 @@ class ExtractiveAnswerer:
 
         ``extra_hits`` (the next-ranked passages) are searched only for a corroborating sentence.
         """
-        candidates = self._candidates(question, query, hits, query_vector)
         english = is_english(question)
+        if refusal_reason(question):
+            return self._abstain(question, english, 0.0, {"refused": refusal_reason(question)})
+        candidates = self._candidates(question, query, hits, query_vector)
         if not candidates:
-            return self._abstain(question, english, 0.0)
+            return self._abstain(question, english, 0.0, {})
         best = candidates[0]
-        confidence = round(0.5 * best.dense + 0.5 * best.coverage, 4)
-        if confidence < self.min_confidence:
-            return self._abstain(question, english, confidence)
+        signals = {"dense": round(best.dense, 4), "coverage": round(best.coverage, 4), "english": english,
+                   "unknown_share": round(0.0 if english else self.unknown_share(question), 4)}
+        confidence = self.confidence(signals)
+        if confidence < self.min_confidence or (english and signals["dense"] < self.min_dense_english):
+            return self._abstain(question, english, confidence, signals)
         chosen = [best]
         for c in candidates[1:]:
             if len(chosen) >= self.max_sentences:
@@ -145,19 +176,40 @@ class ExtractiveAnswerer:
         corroboration = _corroboration(best, key, pool, chosen)
         if corroboration is not None:
             chosen.append(corroboration)
-        return self._compose(question, chosen, confidence)
+        answer = self._compose(question, chosen, confidence)
+        answer.signals = signals
+        return answer
+
+    def confidence(self, signals: dict) -> float:
+        """How sure the best sentence answers the question; the weights are fitted by ``assistant eval --calibrate``."""
+        return round(self.dense_weight * signals["dense"] + (1 - self.dense_weight) * signals["coverage"]
+                     - self.unknown_penalty * signals["unknown_share"], 4)
+
+    def unknown_share(self, question: str) -> float:
+        """Share of the question's weight carried by words the corpus never uses (« salaire », « marine »…).
+
+        Not computed for English questions: their words are unknown to a French corpus by nature.
+        """
+        lexical = self.index.lexical
+        terms = list(dict.fromkeys(analyze(question)))
+        if not terms:
+            return 0.0
+        rarest = lexical.idf_unknown()
+        weights = {t: lexical.idf(t) or rarest for t in terms}
+        return sum(w for t, w in weights.items() if lexical.idf(t) == 0) / sum(weights.values())
 
     def _candidates(self, question, query, hits, query_vector) -> list[Candidate]:
         lexical = self.index.lexical
         terms = dict.fromkeys(analyze(query))
         own_terms = set(analyze(question))
-        # A word the corpus never uses is the most specific of all: it weighs the maximum IDF,
-        # so « la recette de la tarte tatin » cannot be covered by a lone common word.
-        rarest = lexical.idf_unknown()
-        weights = {t: (lexical.idf(t) or rarest) * (1.0 if t in own_terms else 0.5) for t in terms}
+        # Coverage counts only words the corpus knows: an unknown word can be covered by no sentence,
+        # and how much of the question is unknown is a separate signal (see ``unknown_share``).
+        weights = {t: lexical.idf(t) * (1.0 if t in own_terms else 0.5) for t in terms if lexical.idf(t) > 0}
         total = sum(weights.values()) or 1.0
         kind = expected_type(question)
         fields = cued_fields(question)
+        definitional = bool(re.search(r"\b(qu.est[- ]ce que|c.est quoi|what is|what are|que (sont|signifie)|"
+                                      r"presente|definition)\b", fold(question)))
         out = []
         for rank, hit in enumerate(hits):
             chunk = hit.chunk
@@ -178,6 +230,8 @@ class ExtractiveAnswerer:
                          + 0.08 / (1 + rank) + 0.1 * subject + field_bonus)
                 if len(sentence) < 25 or sentence.startswith(("http://", "https://")):
                     score *= 0.5
+                elif not definitional and _record_field(chunk, sentence)[0] == "kind":
+                    score *= 0.6  # « X — type : personne. Autres noms : … » answers only « qu'est-ce que X ? »
                 out.append(Candidate(rank, hit, i, sentence, score, dense, coverage))
         out.sort(key=lambda c: -c.score)
         return out
@@ -204,9 +258,11 @@ class ExtractiveAnswerer:
                       citations=citations, confidence=confidence)
 
     @staticmethod
-    def _abstain(question: str, english: bool, confidence: float) -> Answer:
-        return Answer(question=question, answer=ABSTAIN_EN if english else ABSTAIN_FR,
-                      abstained=True, confidence=confidence)
+    def _abstain(question: str, english: bool, confidence: float, signals: dict) -> Answer:
+        answer = Answer(question=question, answer=ABSTAIN_EN if english else ABSTAIN_FR,
+                        abstained=True, confidence=confidence)
+        answer.signals = signals
+        return answer
 
 
 def _subject_precision(chunk, terms) -> float:

@@ -1,0 +1,78 @@
+"""Quality regression: the dev set through the normal answering path must keep its measured figures.
+
+Floors are the figures measured on 2026-11-28 (docs/quality.md) minus a small margin: a change that
+makes retrieval, answers, abstention or citations worse fails here.
+"""
+
+import json
+import subprocess
+import sys
+import os
+from pathlib import Path
+
+import pytest
+
+from assistant.batch import read_items
+from assistant.evaluation import calibrate, compare, evaluate_item, metrics, run_eval
+
+pytestmark = pytest.mark.slow
+
+DEV = Path(__file__).resolve().parents[2] / "eval" / "dev_qa.jsonl"
+
+
+@pytest.fixture(scope="module")
+def dev_report(real_assistant):
+    return run_eval(real_assistant, read_items(DEV, "jsonl"))
+
+
+def test_dev_set_is_big_and_varied():
+    items = read_items(DEV, "jsonl")
+    assert len(items) >= 80 and all(hasattr(i, "question") for i in items)
+    categories = {i.category for i in items}
+    assert {"fact", "paraphrase", "english", "two_facts", "follow_up", "unanswerable"} <= categories
+    assert sum(i.expectation.abstain for i in items) >= 15
+    assert all(i.doc_ids for i in items if not i.expectation.abstain)
+
+
+def test_quality_floors_on_the_dev_set(dev_report):
+    r = dev_report
+    assert r["errors"] == 0
+    assert r["citation_validity"] == 1.0
+    assert r["retrieval"]["hit@3"] >= 0.97
+    assert r["retrieval"]["mrr"] >= 0.93
+    assert r["accuracy"] >= 0.77
+    assert r["abstention"]["recall"] >= 0.65
+    assert r["abstention"]["false_abstention_rate"] <= 0.05
+
+
+def test_calibration_and_comparison_are_computed_from_results(real_assistant, dev_report):
+    items = [i for i in read_items(DEV, "jsonl")][:30]
+    chunk_texts = {c.chunk_id: c.text for c in real_assistant.index.chunks}
+    real_assistant.answerer.min_confidence = float("-inf")
+    try:
+        raw = [evaluate_item(real_assistant, i, chunk_texts) for i in items]
+    finally:
+        real_assistant.answerer.min_confidence = real_assistant.settings.answer.min_confidence
+    assert not any(r.abstained for r in raw if "refused" not in (r.signals or {}))
+    fit = calibrate(raw)
+    assert 0 <= fit["dense_weight"] <= 1 and fit["false_abstention_rate"] <= 0.05
+    worse = metrics(raw)
+    diff = compare(dev_report, {**worse, "items": [r.as_dict() for r in raw]})
+    assert "accuracy" in diff["deltas"] or diff["fixed"] or diff["regressed"]
+
+
+def test_eval_cli_json_and_compare(tmp_path, real_index_dir):
+    env = {**os.environ, "ASSISTANT_INDEX__DIR": str(real_index_dir)}
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(line for line in DEV.read_text(encoding="utf-8").splitlines(True)[:12]), "utf-8")
+    first = subprocess.run([sys.executable, "-m", "assistant", "eval", str(small), "--json"], capture_output=True,
+                           text=True, env=env, timeout=300)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report["questions"] == 12 and len(report["items"]) == 12
+    (tmp_path / "old.json").write_text(first.stdout, encoding="utf-8")
+    second = subprocess.run([sys.executable, "-m", "assistant", "eval", str(small), "--retrieval", "bm25",
+                             "--compare", str(tmp_path / "old.json")], capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "comparaison" in second.stdout and "hit@3" in second.stdout
