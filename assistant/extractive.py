@@ -10,7 +10,7 @@ import numpy as np
 from assistant.answer import ABSTAIN_EN, ABSTAIN_FR, Answer, Citation
 from assistant.retrieval import Hit
 from index.build import LoadedIndex
-from index.text import analyze, fold, words
+from index.text import analyze, analyze_words, fold, words
 
 # Cosine similarities of a query with its best sentence, mapped to [0, 1]: below ``low`` the
 # match is noise, above ``high`` it is as good as it gets. Per embedder, since their scales differ.
@@ -124,6 +124,10 @@ class Candidate:
     coverage: float
 
 
+# How a sentence is scored (tuned on eval/dev_qa.jsonl by bench/tune_sentence_weights.py).
+SENTENCE_WEIGHTS = {"dense": 0.45, "coverage": 0.35, "type": 0.12, "rank": 0.08, "subject": 0.1, "field": 0.15}
+
+
 class ExtractiveAnswerer:
     """Builds a short answer from verbatim sentences of the retrieved passages.
 
@@ -145,6 +149,7 @@ class ExtractiveAnswerer:
         # English questions cannot be judged by unknown words (all are unknown to a French corpus):
         # they must reach this sentence similarity instead.
         self.min_dense_english = min_dense_english
+        self.weights = dict(SENTENCE_WEIGHTS)
 
     def answer(self, question: str, query: str, hits: list[Hit], query_vector: np.ndarray | None,
                extra_hits: list[Hit] = ()) -> Answer:
@@ -191,12 +196,13 @@ class ExtractiveAnswerer:
         Not computed for English questions: their words are unknown to a French corpus by nature.
         """
         lexical = self.index.lexical
-        terms = list(dict.fromkeys(analyze(question)))
-        if not terms:
+        variants = list(dict.fromkeys(analyze_words(question)))
+        if not variants:
             return 0.0
         rarest = lexical.idf_unknown()
-        weights = {t: lexical.idf(t) or rarest for t in terms}
-        return sum(w for t, w in weights.items() if lexical.idf(t) == 0) / sum(weights.values())
+        weights = [(max(lexical.idf(t) for t in forms) or rarest, all(lexical.idf(t) == 0 for t in forms))
+                   for forms in variants]
+        return sum(w for w, unknown in weights if unknown) / sum(w for w, _ in weights)
 
     def _candidates(self, question, query, hits, query_vector) -> list[Candidate]:
         lexical = self.index.lexical
@@ -225,9 +231,10 @@ class ExtractiveAnswerer:
                     dense = min(max((cos - self.low) / (self.high - self.low), 0.0), 1.0)
                 elif query_vector is None:
                     dense = coverage  # BM25-only retrieval: lexical evidence stands for both
-                field_bonus = 0.15 if fields and _record_field(chunk, sentence)[0] in fields else 0.0
-                score = (0.45 * dense + 0.35 * coverage + 0.12 * _type_match(kind, sentence)
-                         + 0.08 / (1 + rank) + 0.1 * subject + field_bonus)
+                w = self.weights
+                field_match = 1.0 if fields and _record_field(chunk, sentence)[0] in fields else 0.0
+                score = (w["dense"] * dense + w["coverage"] * coverage + w["type"] * _type_match(kind, sentence)
+                         + w["rank"] / (1 + rank) + w["subject"] * subject + w["field"] * field_match)
                 if len(sentence) < 25 or sentence.startswith(("http://", "https://")):
                     score *= 0.5
                 elif not definitional and _record_field(chunk, sentence)[0] == "kind":

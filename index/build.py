@@ -28,7 +28,7 @@ CURRENT = "CURRENT"
 VERSIONS = "versions"
 CHUNKS_FILE = "chunks.jsonl"
 SENTENCES_FILE = "sentences.npy"
-BM25_PARAMS = {"k1": 1.2, "b": 0.75, "analyzer": "fr-snowball-elisions-stopwords-folded-v1"}
+BM25_PARAMS = {"k1": 1.2, "b": 0.75, "analyzer": "fr-snowball-accented-and-folded-v2"}
 Progress = Callable[[str, int, int], None]
 
 
@@ -237,6 +237,11 @@ def load_index(index_dir: Path, embedder_identity: str | None = None, verify: bo
         raise IndexMismatch(
             f"L'index a été construit avec {manifest.embedder.get('id')!r} mais l'embedder configuré est "
             f"{embedder_identity!r}. {rebuild} (ou changez le réglage index.embedder)."
+        )
+    if manifest.bm25.get("analyzer") != BM25_PARAMS["analyzer"]:
+        raise IndexMismatch(
+            f"L'index a été construit avec l'analyseur lexical {manifest.bm25.get('analyzer')!r}, "
+            f"cette version utilise {BM25_PARAMS['analyzer']!r}. {rebuild}"
         )
     if verify:
         for name, digest in manifest.files.items():

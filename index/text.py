@@ -50,12 +50,26 @@ def words(text: str) -> list[str]:
     return _TOKEN.findall(_ELISION.sub(" ", text.lower()))
 
 
-def analyze(text: str) -> list[str]:
-    """Tokens for BM25: words minus stop words, accents folded, then Snowball-French stemmed.
+def analyze_words(text: str) -> list[tuple[str, ...]]:
+    """Per content word, its index terms: the Snowball-French stem of the word as written, accents
+    folded afterwards (« exploitée » → « exploit »), plus the stem of the folded word when it differs,
+    so a question typed without accents (« exploitee » → « exploite ») still meets the text."""
+    stemmer = _stemmer()
+    out = []
+    for word in words(text):
+        folded = fold(word)
+        if folded in _FOLDED_STOP_WORDS:
+            continue
+        accented = fold(stemmer.stemWord(word))
+        plain = stemmer.stemWord(folded)
+        out.append((accented,) if plain == accented else (accented, plain))
+    return out
 
-    >>> analyze("L’Inria et le CNRS co-pilotent les programmes")
-    ['inri', 'cnr', 'co', 'pilotent', 'programm']
+
+def analyze(text: str) -> list[str]:
+    """Tokens for BM25 and coverage: every index term of every content word (see :func:`analyze_words`).
+
+    >>> analyze("L’Inria et le CNRS co-pilotent les données")
+    ['inri', 'cnr', 'co', 'pilotent', 'don', 'donne']
     """
-    # Folding before stemming makes « electricite » (typed without accents) match « électricité ».
-    tokens = [f for f in (fold(w) for w in words(text)) if f not in _FOLDED_STOP_WORDS]
-    return _stemmer().stemWords(tokens)
+    return [term for variants in analyze_words(text) for term in variants]

