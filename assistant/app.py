@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from assistant.answer import Answer
 from assistant.extractive import ExtractiveAnswerer
 from assistant.followup import condense
+from assistant.lexicon import expand
 from assistant.retrieval import HybridRetriever
 from assistant.settings import Settings
 from corpus.errors import InvalidQuestion
@@ -40,6 +41,9 @@ class Assistant:
         question = self.check_question(question)
         started = time.perf_counter()
         query = condense(question, history)
+        expansion = expand(question)
+        if expansion:
+            query = f"{query} {expansion}"
         vector = self.retriever.query_vector(query) if self.retriever.mode != "bm25" else None
         top_k = self.settings.retrieval.top_k
         hits = self.retriever.retrieve(query, top_k + self.settings.retrieval.corroboration_pool, query_vector=vector)

@@ -219,7 +219,7 @@ class ExtractiveAnswerer:
         out = []
         for rank, hit in enumerate(hits):
             chunk = hit.chunk
-            context = set(analyze(f"{chunk.title} {chunk.section}"))
+            context = set(analyze(f"{chunk.title} {chunk.section} {chunk.metadata.get('keywords', '')}"))
             subject = _subject_precision(chunk, terms)
             for i, sentence in enumerate(chunk.sentence_texts()):
                 present = set(analyze(_without_label(chunk, sentence)))

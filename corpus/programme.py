@@ -48,6 +48,9 @@ FIELD_LABELS = {
 }
 
 
+KEYWORD_FIELDS = {"city", "location", "site", "lead_institution", "acronym"}
+
+
 class Fact(BaseModel):
     """One sourced fact about an entity."""
 
@@ -247,6 +250,10 @@ def render(record: Record, names: dict[str, str]) -> Document:
         metadata={
             "record_kind": record.kind,
             "sources": record.sources,
+            # What every line of the fiche is about, for matching a question to any of its lines.
+            "keywords": " ".join([record.name, record.full_name or "", *record.aliases,
+                                  *(f.value for f in record.facts if f.field in KEYWORD_FIELDS),
+                                  *(names.get(t, t) for _, t in record.relation_ids())]),
             "fields": {line: field for line, field in lines[1:]},
             "line_sources": line_sources,
             "facts": [f.model_dump() for f in record.facts],
