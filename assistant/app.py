@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
+import unicodedata
 from dataclasses import dataclass
 
 from assistant.answer import Answer
@@ -17,10 +17,13 @@ from corpus.errors import InvalidQuestion
 from index.build import LoadedIndex, load_index
 from index.embedders import make_embedder
 
-log = logging.getLogger(__name__)
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def offline_environment() -> None:
+    """Nothing is downloaded at run time: model hubs are off unless the user says otherwise."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 @dataclass
@@ -62,6 +65,12 @@ class Assistant:
     def check_question(self, question) -> str:
         if not isinstance(question, str):
             raise InvalidQuestion("La question doit être du texte.")
+        try:
+            question.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidQuestion("La question contient des octets qui ne sont pas du texte UTF-8 valide.") from None
+        # control and invisible format characters (zero-width spaces…) carry no meaning
+        question = "".join(c for c in question if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf"))
         question = question.strip()
         if not question:
             raise InvalidQuestion("La question est vide : posez une question, par exemple « Quel est le budget du PEPR IA ? »")
@@ -79,6 +88,7 @@ def build(settings: Settings) -> Assistant:
     Raises:
         IndexNotBuilt, IndexMismatch, IndexCorrupted, BackendUnavailable.
     """
+    offline_environment()
     embedder = make_embedder(settings.index.embedder, settings.index.st_model)
     index = load_index(settings.index.dir, embedder_identity=embedder.identity)
     r = settings.retrieval
@@ -96,9 +106,8 @@ def build_index_from_settings(settings: Settings, progress=None):
     from corpus.load import load_corpus
     from index.build import build_index
 
+    offline_environment()
     documents, problems = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir)
-    for problem in problems:
-        log.warning("ignoré : %s", problem)
     embedder = make_embedder(settings.index.embedder, settings.index.st_model)
     manifest = build_index(
         settings.index.dir, documents, embedder, backend=settings.index.embedder,

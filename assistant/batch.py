@@ -58,7 +58,7 @@ class BatchInputError(AssistantError):
 
 def detect_format(path: Path, formats: tuple[str, ...], default: str) -> str:
     suffix = path.suffix.lower().lstrip(".")
-    aliases = {"ndjson": "jsonl", "json": "jsonl", "text": "txt", "tsv": "csv"}
+    aliases = {"ndjson": "jsonl", "json": "jsonl", "text": "txt"}
     suffix = aliases.get(suffix, suffix)
     return suffix if suffix in formats else default
 
@@ -92,14 +92,25 @@ def read_items(path: Path, fmt: str | None = None) -> list[BatchItem | LineProbl
     return checked
 
 
+def _lines(text: str) -> list[str]:
+    """Lines split on « \\n » only: U+2028 and friends are legal inside a JSON string."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def _truthy(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "vrai", "oui", "yes"}
+    return bool(value)
+
+
 def _read_txt(text: str) -> Iterator[BatchItem | LineProblem]:
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_lines(text), 1):
         if line.strip() and not line.lstrip().startswith("#"):
             yield BatchItem(number, f"q{number}", line.strip())
 
 
 def _read_jsonl(text: str) -> Iterator[BatchItem | LineProblem]:
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_lines(text), 1):
         if not line.strip():
             continue
         try:
@@ -128,8 +139,6 @@ def _read_csv(text: str) -> Iterator[BatchItem | LineProblem]:
         except json.JSONDecodeError as exc:
             yield LineProblem(number, f"colonne {key} : liste JSON invalide ({exc.msg})")
             continue
-        if "abstain" in data:
-            data["abstain"] = str(data["abstain"]).strip().lower() in {"1", "true", "vrai", "oui", "yes"}
         yield _item(number, data)
 
 
@@ -144,21 +153,22 @@ def _item(number: int, data) -> BatchItem | LineProblem:
         history = [history]
     if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
         return LineProblem(number, "champ « history » : liste de questions (textes) attendue")
-    expect, expect_all = data.get("expect") or [], data.get("expect_all") or []
-    expect = [expect] if isinstance(expect, str) else expect
-    expect_all = [expect_all] if isinstance(expect_all, str) else expect_all
-    if not all(isinstance(p, str) for p in [*expect, *expect_all]):
-        return LineProblem(number, "« expect »/« expect_all » : expressions régulières (textes) attendues")
-    expectation = Expectation(list(expect), list(expect_all), bool(data.get("abstain", False)))
+    lists = {}
+    for key in ("expect", "expect_all", "doc_ids"):
+        value = data.get(key) or []
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return LineProblem(number, f"champ « {key} » : texte ou liste de textes attendu")
+        lists[key] = value
+    expectation = Expectation(lists["expect"], lists["expect_all"], _truthy(data.get("abstain", False)))
     try:
         expectation.validate()
     except ValueError as exc:
         return LineProblem(number, str(exc))
     identifier = data.get("id")
     identifier = f"q{number}" if identifier in (None, "") else str(identifier)
-    doc_ids = data.get("doc_ids") or []
-    doc_ids = [doc_ids] if isinstance(doc_ids, str) else [str(d) for d in doc_ids]
-    return BatchItem(number, identifier, question, history, expectation, doc_ids, str(data.get("category") or ""))
+    return BatchItem(number, identifier, question, history, expectation, lists["doc_ids"],
+                     str(data.get("category") or ""))
 
 
 # --- output -------------------------------------------------------------------------------------
@@ -210,43 +220,43 @@ class RecordWriter:
 
 
 def load_done(path: Path, fmt: str) -> list[dict]:
-    """Complete records already in ``path``; a record cut by an interruption is dropped and the file
-    rewritten without it (atomically), so appending after it is safe."""
+    """Complete records already in ``path``, for ``--resume``.
+
+    Only the last record may be incomplete (cut by an interruption before its final newline): it is
+    dropped and the file rewritten without it, atomically. Anything else unreadable means the file
+    is not this command's output in this format, and nothing is touched.
+
+    Raises:
+        BatchInputError: the file cannot be resumed.
+    """
     if not path.exists() or path.stat().st_size == 0:
         return []
-    text = path.read_text(encoding="utf-8")
-    records: list[dict] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BatchInputError(f"Impossible de reprendre {path} : {exc}") from exc
+    refuse = (f"{path} n'est pas une sortie {fmt.upper()} complète de assistant batch ({{}}) : reprise "
+              f"impossible sans risque ; choisissez un autre fichier de sortie ou relancez sans --resume.")
+    complete, cut = text.rpartition("\n")[0::2]
     if fmt == "jsonl":
-        for line in text.splitlines(keepends=True):
+        records = []
+        for number, line in enumerate(complete.split("\n") if complete else [], 1):
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
-                break
-            if not line.endswith("\n") or not isinstance(record, dict) or "id" not in record:
-                break
+                raise BatchInputError(refuse.format(f"ligne {number} illisible")) from None
+            if not isinstance(record, dict) or "id" not in record:
+                raise BatchInputError(refuse.format(f"ligne {number} sans id"))
             records.append(record)
-        good = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        good = complete + "\n" if complete else ""
     else:
-        reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames != CSV_COLUMNS:
-            raise BatchInputError(f"{path} n'est pas une sortie CSV de assistant batch : impossible de reprendre.")
-        try:
-            for row in reader:
-                if None in row or any(v is None for v in row.values()):
-                    break
-                try:
-                    json.loads(row["citations_json"] or "[]")
-                except json.JSONDecodeError:
-                    break
-                records.append(row)
-        except csv.Error:
-            pass
+        rows = _csv_rows(text, refuse)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, quoting=csv.QUOTE_ALL, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(records)
+        writer.writerows(rows)
         good = buffer.getvalue()
-        records = [from_csv_row(r) for r in records]
+        records = [from_csv_row(r) for r in rows]
     if good != text:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(good, encoding="utf-8")
@@ -254,7 +264,47 @@ def load_done(path: Path, fmt: str) -> list[dict]:
     return records
 
 
+def _csv_rows(text: str, refuse: str) -> list[dict]:
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames != CSV_COLUMNS:
+        raise BatchInputError(refuse.format("en-tête inattendu"))
+    rows = []
+    try:
+        for row in reader:
+            rows.append(row)
+    except csv.Error:
+        pass  # an unterminated quote: the cut last record, which the reader did not return
+    else:
+        if rows and not text.endswith("\n"):
+            rows = rows[:-1]  # the last record did not reach its final newline
+    for position, row in enumerate(rows[:-1], 1):
+        if not _complete_csv_row(row):
+            raise BatchInputError(refuse.format(f"enregistrement n° {position} incomplet"))
+    if rows and not _complete_csv_row(rows[-1]):
+        rows = rows[:-1]
+    return rows
+
+
+def _complete_csv_row(row: dict) -> bool:
+    if None in row or any(v is None for v in row.values()):
+        return False
+    try:
+        citations = json.loads(row["citations_json"] or "[]")
+    except json.JSONDecodeError:
+        return False
+    return isinstance(citations, list) and str(len(citations)) == row["n_citations"]
+
+
 # --- running ------------------------------------------------------------------------------------
+
+def percentile(values: list[float], q: int) -> float | None:
+    """The q-th percentile (inclusive method), None for no values."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 2)
+
 
 @dataclass
 class Summary:
@@ -282,12 +332,8 @@ class Summary:
         if total is not None:
             self.latencies.append(total)
 
-    def percentile(self, q: float) -> float | None:
-        if not self.latencies:
-            return None
-        if len(self.latencies) == 1:
-            return self.latencies[0]
-        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1]
+    def percentile(self, q: int) -> float | None:
+        return percentile(self.latencies, q)
 
     def as_dict(self) -> dict:
         done = self.answered + self.abstained + self.errors

@@ -17,9 +17,6 @@ from pydantic import ValidationError
 
 from corpus.errors import AssistantError
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
 app = typer.Typer(
     help="Assistant de questions-réponses sourcé sur l'action du CNRS en IA.\n\n"
     "Exemple : assistant ask \"Quel est le budget du PEPR IA ?\"",
@@ -55,7 +52,7 @@ def load_settings():
     try:
         return Settings()
     except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in e['loc'])} : {e['msg']}" for e in exc.errors()]
+        lines = [f"  {'.'.join(str(p) for p in e['loc']) or 'environnement'} : {e['msg']}" for e in exc.errors()]
         fail("réglages invalides\n" + "\n".join(lines))
     except (OSError, ValueError) as exc:  # unreadable or malformed assistant.toml
         fail(f"fichier de réglages illisible : {exc}")
@@ -70,6 +67,8 @@ def main_callback(
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @index_app.command("build")
@@ -106,24 +105,30 @@ def index_build():
 
 @index_app.command("status")
 def index_status(json_out: Annotated[bool, typer.Option("--json", help="Sortie JSON sur stdout.")] = False):
-    """Afficher la version active de l'index et ses comptes.
+    """Afficher la version active de l'index, ses comptes, et si le corpus a changé depuis.
 
     Exemple : assistant index status --json
     """
-    from index.build import current_version
-    from index.manifest import Manifest
+    from corpus.load import load_corpus
+    from index.build import corpus_changes, current_version, read_manifest
 
     settings = load_settings()
     folder = current_version(settings.index.dir)
-    manifest = Manifest.load(folder)
+    manifest = read_manifest(folder)
+    documents, _ = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir)
+    changes = corpus_changes(manifest, documents)
     status = {"path": str(folder), "version": manifest.version, "built_at": manifest.built_at,
-              "embedder": manifest.embedder, "counts": manifest.counts, "problems": manifest.problems}
+              "embedder": manifest.embedder, "counts": manifest.counts, "problems": manifest.problems,
+              "corpus_changed": any(changes.values()), "changes": changes}
     if json_out:
         print(json.dumps(status, ensure_ascii=False))
         return
+    changed = ", ".join(f"{len(v)} {k}" for k, v in (("ajouté(s)", changes["added"]), ("modifié(s)", changes["changed"]),
+                                                      ("retiré(s)", changes["removed"])) if v)
     print(f"Version   : {manifest.version} ({manifest.built_at})\nDossier   : {folder}\n"
           f"Embedder  : {manifest.embedder['id']} ({manifest.embedder['dimension']} dim.)\n"
-          f"Contenu   : " + ", ".join(f"{k} {v}" for k, v in manifest.counts.items()))
+          f"Contenu   : " + ", ".join(f"{k} {v}" for k, v in manifest.counts.items()) + "\n"
+          f"Corpus    : " + (f"modifié depuis ({changed}) — assistant index build" if changed else "inchangé"))
 
 
 @app.command()
@@ -176,6 +181,8 @@ def batch(
         fail(f"--format doit être l'un de : {', '.join(OUTPUT_FORMATS)}", 2)
     if resume and output is None:
         fail("--resume demande un fichier de sortie (-o)", 2)
+    if output is not None and output.resolve() == input_path.resolve():
+        fail("le fichier de sortie ne peut pas être le fichier de questions", 2)
     if mode:
         os.environ["ASSISTANT_ANSWER__MODE"] = mode
     settings = load_settings()
@@ -189,7 +196,9 @@ def batch(
         _stderr().print(f"[yellow]ligne {problem.line}[/] : {problem.message}", highlight=False)
     if output is not None and not resume and output.exists():
         output.unlink()
-    handle = open(output, "a", encoding="utf-8", newline="") if output else sys.stdout
+    if output is None:
+        sys.stdout.reconfigure(errors="backslashreplace")
+    handle = open(output, "a", encoding="utf-8", newline="", errors="backslashreplace") if output else sys.stdout
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     try:
@@ -248,6 +257,23 @@ def eval_command(
         os.environ["ASSISTANT_RETRIEVAL__MODE"] = retrieval
     settings = load_settings()
     items = read_items(input_path, "jsonl")
+    problems = [i for i in items if not hasattr(i, "question")]
+    for problem in problems:
+        _stderr().print(f"[yellow]ligne {problem.line}[/] : {problem.message}", highlight=False)
+    unjudged = [i.id for i in items if hasattr(i, "question") and not i.expectation.given]
+    if unjudged:
+        fail(f"questions sans attente (expect, expect_all ou abstain) : {', '.join(unjudged[:10])}")
+    if len(problems) == len(items):
+        fail(f"aucune question lisible dans {input_path} (JSONL attendu : une question par ligne)")
+    old = None
+    if compare_with:
+        try:
+            old = json.loads(compare_with.read_text(encoding="utf-8"))
+            if not isinstance(old, dict) or not all(isinstance(i, dict) and {"id", "correct"} <= set(i)
+                                                    for i in old.get("items", [])):
+                raise ValueError("ce n'est pas un rapport de assistant eval --json")
+        except (OSError, ValueError) as exc:
+            fail(f"rapport de comparaison illisible : {exc}")
     assistant = build(settings)
     report = run_eval(assistant, items)
     report["settings"] = {"retrieval": settings.retrieval.model_dump(), "answer": settings.answer.model_dump(mode="json"),
@@ -257,11 +283,7 @@ def eval_command(
         chunk_texts = {c.chunk_id: c.text for c in assistant.index.chunks}
         raw = [evaluate_item(assistant, i, chunk_texts) for i in items if hasattr(i, "question")]
         report["calibration"] = calibrate(raw, max_false_abstention)
-    if compare_with:
-        try:
-            old = json.loads(compare_with.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            fail(f"rapport de comparaison illisible : {exc}")
+    if old is not None:
         report["comparison"] = compare(old, report)
     if json_out:
         print(json.dumps(report, ensure_ascii=False, indent=1))
@@ -287,23 +309,32 @@ def eval_command(
     if "comparison" in r:
         c = r["comparison"]
         print(f"comparaison {c['deltas']}\n  corrigées {c['fixed']}\n  régressions {c['regressed']}")
+    if problems:
+        raise typer.Exit(1)
 
 
 @app.command()
 def serve(
     host: Annotated[Optional[str], typer.Option(help="Adresse d'écoute (défaut : ui.host, 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (défaut : ui.port, 7860).")] = None,
+    port: Annotated[Optional[int], typer.Option(min=1, max=65535, help="Port (défaut : ui.port, 7860).")] = None,
 ):
     """Servir le chat web.
 
     Exemple : assistant serve --port 7860
     """
+    from importlib.metadata import entry_points
+
     from assistant.app import build
 
     settings = load_settings()
     assistant = build(settings)
+    # The web front end registers itself (pyproject: [project.entry-points."assistant.frontends"]):
+    # the assistant never imports the ui package.
+    found = [e for e in entry_points(group="assistant.frontends") if e.name == "web"]
+    if not found:
+        fail("aucune interface web installée : pip install -e '.[ui]'")
     try:
-        from ui.app import launch
+        launch = found[0].load()
     except ImportError as exc:
         fail(f"l'interface web demande gradio : pip install -e '.[ui]' ({exc})")
     launch(assistant, host=host or settings.ui.host, port=port or settings.ui.port)
@@ -333,10 +364,16 @@ def corpus_check(json_out: Annotated[bool, typer.Option("--json", help="Sortie J
 
 
 def main():
+    from assistant.app import offline_environment
+
+    offline_environment()
     try:
         app()
     except AssistantError as exc:
         _stderr().print(f"[bold red]Erreur :[/] {exc}", highlight=False)
+        sys.exit(1)
+    except OSError as exc:  # a path that is a file, a port in use…: the system's own words, on one line
+        _stderr().print(f"[bold red]Erreur système :[/] {exc}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

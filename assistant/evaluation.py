@@ -6,12 +6,11 @@ precision/recall, citation validity and latency; compares two reports; fits the 
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import dataclass
 
 from assistant.answer import verify_citations
-from assistant.batch import BatchItem, LineProblem
+from assistant.batch import BatchItem, LineProblem, percentile
 from corpus.errors import AssistantError
 
 WARM_UP = "Quel est le budget du PEPR IA ?"
@@ -41,9 +40,10 @@ class ItemResult:
 def evaluate_item(assistant, item: BatchItem, chunk_texts: dict[str, str]) -> ItemResult:
     try:
         answer = assistant.ask(item.question, history=item.history)
-    except AssistantError as exc:
+    except Exception as exc:  # counted as an error, like batch does; the evaluation goes on
+        message = str(exc) if isinstance(exc, AssistantError) else f"{type(exc).__name__}: {exc}"
         return ItemResult(item.id, item.category, item.question, item.expectation.abstain, False, False, None,
-                          [], 0.0, 0.0, "", item.doc_ids, error=str(exc))
+                          [], 0.0, 0.0, "", item.doc_ids, error=message)
     rank = None
     for position, doc_id in enumerate(answer.retrieved, 1):
         if doc_id in item.doc_ids:
@@ -76,14 +76,6 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def _percentile(values: list[float], q: int) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 2)
-
-
 def metrics(results: list[ItemResult]) -> dict:
     answerable = [r for r in results if not r.should_abstain]
     unanswerable = [r for r in results if r.should_abstain]
@@ -107,8 +99,8 @@ def metrics(results: list[ItemResult]) -> dict:
             "false_abstention_rate": _ratio(sum(r.abstained for r in answerable), len(answerable)),
         },
         "citation_validity": _ratio(sum(not r.citation_problems for r in cited), len(cited)),
-        "latency_ms": {"p50": _percentile([r.latency_ms for r in results if not r.error], 50),
-                       "p95": _percentile([r.latency_ms for r in results if not r.error], 95)},
+        "latency_ms": {"p50": percentile([r.latency_ms for r in results if not r.error], 50),
+                       "p95": percentile([r.latency_ms for r in results if not r.error], 95)},
         "by_category": {c: _ratio(sum(r.correct for r in results if r.category == c),
                                   sum(1 for r in results if r.category == c)) for c in categories},
     }

@@ -158,8 +158,11 @@ class ExtractiveAnswerer:
         ``extra_hits`` (the next-ranked passages) are searched only for a corroborating sentence.
         """
         english = is_english(question)
-        if refusal_reason(question):
-            return self._abstain(question, english, 0.0, {"refused": refusal_reason(question)})
+        refusal = refusal_reason(question)
+        if refusal:
+            return self._abstain(question, english, 0.0, {"refused": refusal})
+        if not analyze_words(query):  # « ??? », « le la les »: nothing to look for
+            return self._abstain(question, english, 0.0, {"refused": "question sans contenu"})
         candidates = self._candidates(question, query, hits, query_vector)
         if not candidates:
             return self._abstain(question, english, 0.0, {})
@@ -232,12 +235,13 @@ class ExtractiveAnswerer:
                 elif query_vector is None:
                     dense = coverage  # BM25-only retrieval: lexical evidence stands for both
                 w = self.weights
-                field_match = 1.0 if fields and _record_field(chunk, sentence)[0] in fields else 0.0
+                field = _record_field(chunk, sentence)[0]
+                field_match = 1.0 if fields and field in fields else 0.0
                 score = (w["dense"] * dense + w["coverage"] * coverage + w["type"] * _type_match(kind, sentence)
                          + w["rank"] / (1 + rank) + w["subject"] * subject + w["field"] * field_match)
                 if len(sentence) < 25 or sentence.startswith(("http://", "https://")):
                     score *= 0.5
-                elif not definitional and _record_field(chunk, sentence)[0] == "kind":
+                elif not definitional and field == "kind":
                     score *= 0.6  # « X — type : personne. Autres noms : … » answers only « qu'est-ce que X ? »
                 out.append(Candidate(rank, hit, i, sentence, score, dense, coverage))
         out.sort(key=lambda c: -c.score)

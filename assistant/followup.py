@@ -4,28 +4,47 @@ from __future__ import annotations
 
 import re
 
-from index.text import analyze, words
+from index.text import analyze, analyze_words, words
 
-# Words that point back to something named earlier (French and English).
+# Words that point back to something named earlier (French and English). Only consulted when the
+# question names no subject of its own: « Quand AISSAI a-t-il été créé ? » stands alone.
 ANAPHORA = frozenset(
     """
-    il elle ils elles son sa ses leur leurs celui celle ceux celles-ci celui-ci ce cet cette ces y en lui
-    dernier derniere dernière même it its their they them he she his her this that these those
+    il elle ils elles son sa ses leur leurs celui celle ceux celles-ci celui-ci cet cette lui
+    dernier derniere dernière it its their they them he she his her this these those
     """.split()
 )
 _ENTITY = re.compile(r"\b(?:[A-Z][\w&’'-]*[A-Z0-9][\w&-]*|[A-ZÀ-Ý][a-zà-ÿ]+(?:[ -][A-ZÀ-Ý][a-zà-ÿ]+)*)\b")
+# « l'entraîner », « l'utiliser »: an elided object pronoun before an infinitive.
+_OBJECT_PRONOUN = re.compile(
+    r"\b[lL]['’]\w+(?:er|ir|re)\b|\b(?:en|y) (?:est|sont|font|fait|a|ont|compte\w*|travaill\w*|particip\w*)\b",
+    re.IGNORECASE,
+)
+# Capitalised words that are not subjects.
+_GENERIC = frozenset({"IA", "AI", "GPU", "GPUs", "CPU", "PF", "PFlop", "M€", "Md€", "France"})
+
+
+def names_a_subject(question: str) -> bool:
+    """True if the question names something itself: an acronym or a capitalised name past its first word."""
+    body = question.strip()
+    first = re.match(r"\W*\w+", body)
+    rest = body[first.end():] if first else body
+    return any(m.group(0) not in _GENERIC for m in _ENTITY.finditer(rest)) or bool(
+        re.match(r"\W*[A-Z0-9]{2,}\b", body) and (first and first.group(0).strip() not in _GENERIC))
 
 
 def is_follow_up(question: str) -> bool:
-    """A question that cannot stand alone: starts with « Et », points back, or names almost nothing."""
+    """A question that cannot stand alone: starts with « Et », or names no subject and points back
+    or says almost nothing (« Qui le dirige ? »)."""
     tokens = words(question)
     if not tokens:
         return False
     if tokens[0] in {"et", "and", "also", "aussi", "puis"}:
         return True
-    if any(t in ANAPHORA for t in tokens):
-        return True
-    return len(analyze(question)) <= 1
+    if names_a_subject(question):
+        return False
+    return (any(t in ANAPHORA for t in tokens) or bool(_OBJECT_PRONOUN.search(question))
+            or len(analyze_words(question)) <= 2)
 
 
 def condense(question: str, history: list[str] | None) -> str:

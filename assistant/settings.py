@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 import corpus
@@ -76,6 +76,19 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     ui: UISettings = UISettings()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_variables(cls, data):
+        """``ASSISTANT_RETRIEVEL__TOP_K`` (misspelt section) would otherwise be ignored silently."""
+        sections = set(cls.model_fields)
+        unknown = sorted(name for name in os.environ
+                         if name.startswith("ASSISTANT_") and name != "ASSISTANT_CONFIG"
+                         and name[len("ASSISTANT_"):].split("__")[0].lower() not in sections)
+        if unknown:
+            raise ValueError(f"variable(s) d'environnement inconnue(s) : {', '.join(unknown)} "
+                             f"(sections : {', '.join(sorted(sections))})")
+        return data
+
     @classmethod
     def settings_customise_sources(
         cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
@@ -90,6 +103,8 @@ class Settings(BaseSettings):
 def config_path() -> Path | None:
     explicit = os.environ.get("ASSISTANT_CONFIG")
     if explicit:
+        if not Path(explicit).is_file():
+            raise ValueError(f"ASSISTANT_CONFIG désigne {explicit}, qui n'est pas un fichier")
         return Path(explicit)
     local = Path("assistant.toml")
     return local if local.is_file() else None

@@ -8,6 +8,7 @@ derived from the file's path and the title from its first heading or line.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -96,8 +97,15 @@ class _HTMLText(HTMLParser):
         self._stack: list[str] = []
         self._capture: list[str] | None = None
 
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
     def handle_starttag(self, tag, attrs):
-        self._stack.append(tag)
+        if tag == "body" or (tag in self.BLOCKS and "head" in self._stack):
+            # HTML5 lets </head> be omitted: the body starts here all the same.
+            while "head" in self._stack:
+                self._stack.pop()
+        if tag not in self.VOID:
+            self._stack.append(tag)
         if tag in self.BLOCKS:
             self.parts.append("\n\n")
         if tag in ("title", "h1"):
@@ -145,7 +153,8 @@ def _load_sidecar(path: Path) -> dict:
         raise ValueError(f"métadonnées illisibles dans {sidecar.name} : {exc}") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{sidecar.name} doit contenir un dictionnaire YAML")
-    return data
+    # Metadata ends up in JSON (the index, the answers): keys become text, dates ISO strings.
+    return json.loads(json.dumps({str(k): v for k, v in data.items()}, default=str))
 
 
 def load_document(path: Path, root: Path) -> Document:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
-import logging
 import os
 import shutil
 import time
@@ -17,12 +16,10 @@ from typing import Callable
 import numpy as np
 
 from corpus.documents import Document, Problem
-from corpus.errors import AssistantError, IndexCorrupted, IndexMismatch, IndexNotBuilt
+from corpus.errors import AssistantError, CorpusError, IndexCorrupted, IndexMismatch, IndexNotBuilt
 from index.chunking import Chunk, chunk_document, chunker_fingerprint
 from index.manifest import Manifest, sha256_file, write_json
 from index.stores import DenseStore, LexicalStore
-
-log = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
 VERSIONS = "versions"
@@ -98,6 +95,8 @@ def build_index(
         for i, doc in enumerate(documents, 1):
             chunks.extend(chunk_document(doc, chunk_chars, chunk_overlap))
             progress("découpage", i, len(documents))
+        if not chunks:
+            raise CorpusError("Aucun passage à indexer : les documents du corpus n'ont aucun texte après leur titre.")
         sentence_rows: dict[tuple[str, int, int], int] = {}
         sentence_texts: list[str] = []
         for chunk in chunks:
@@ -153,7 +152,7 @@ def build_index(
         _fsync_dir(versions)
         write_json(index_dir / CURRENT, {"version": version})
         _fsync_dir(index_dir)
-        _cleanup(versions, keep={version})
+        _cleanup(versions, keep=version)
         return manifest
 
 
@@ -191,10 +190,16 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _cleanup(versions: Path, keep: set[str]) -> None:
-    """Remove older versions and leftovers of interrupted builds."""
+def _cleanup(versions: Path, keep: str) -> None:
+    """Remove leftovers of interrupted builds and versions older than the previous one.
+
+    The previous version stays: a reader that read ``CURRENT`` just before the switch may still be
+    opening its files.
+    """
+    finished = sorted(p.name for p in versions.iterdir() if not p.name.startswith("."))
+    keep_names = {keep, *[name for name in finished if name < keep][-1:]}
     for path in versions.iterdir():
-        if path.name not in keep:
+        if path.name not in keep_names:
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -209,16 +214,45 @@ def current_version(index_dir: Path) -> Path:
         version = json.loads(pointer.read_text(encoding="utf-8"))["version"]
     except FileNotFoundError as exc:
         raise IndexNotBuilt(index_dir) from exc
-    except (ValueError, KeyError, TypeError) as exc:
+    except NotADirectoryError as exc:
+        raise IndexNotBuilt(index_dir) from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorrupted(
-            f"Le pointeur {pointer} est illisible. Reconstruisez l'index : assistant index build"
+            f"Le pointeur {pointer} est illisible ({exc}). Reconstruisez l'index : assistant index build"
         ) from exc
+    if not isinstance(version, str) or "/" in version or version.startswith("."):
+        raise IndexCorrupted(f"Le pointeur {pointer} est invalide. Reconstruisez l'index : assistant index build")
     folder = index_dir / VERSIONS / version
     if not folder.is_dir():
         raise IndexCorrupted(
             f"La version {version} de l'index a disparu. Reconstruisez l'index : assistant index build"
         )
     return folder
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """The manifest of an index version.
+
+    Raises:
+        IndexCorrupted: missing or unreadable.
+    """
+    try:
+        return Manifest.load(folder)
+    except (OSError, ValueError, TypeError) as exc:
+        raise IndexCorrupted(
+            f"Manifeste illisible dans {folder} ({exc}). Reconstruisez l'index : assistant index build"
+        ) from exc
+
+
+def corpus_changes(manifest: Manifest, documents: list[Document]) -> dict[str, list[str]]:
+    """What differs between the indexed corpus and ``documents``: added, changed and removed ids."""
+    indexed = {doc_id: info["hash"] for doc_id, info in manifest.documents.items()}
+    current = {d.doc_id: d.content_hash for d in documents}
+    return {
+        "added": sorted(set(current) - set(indexed)),
+        "changed": sorted(d for d in set(current) & set(indexed) if current[d] != indexed[d]),
+        "removed": sorted(set(indexed) - set(current)),
+    }
 
 
 def load_index(index_dir: Path, embedder_identity: str | None = None, verify: bool = True) -> LoadedIndex:
@@ -229,10 +263,7 @@ def load_index(index_dir: Path, embedder_identity: str | None = None, verify: bo
     """
     folder = current_version(index_dir)
     rebuild = "Reconstruisez l'index : assistant index build"
-    try:
-        manifest = Manifest.load(folder)
-    except (OSError, ValueError, TypeError) as exc:
-        raise IndexCorrupted(f"Manifeste illisible dans {folder} ({exc}). {rebuild}") from exc
+    manifest = read_manifest(folder)
     if embedder_identity and manifest.embedder.get("id") != embedder_identity:
         raise IndexMismatch(
             f"L'index a été construit avec {manifest.embedder.get('id')!r} mais l'embedder configuré est "

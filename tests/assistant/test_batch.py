@@ -38,7 +38,7 @@ def write_jsonl(path, rows, extra_lines=()):
 
 
 def read_jsonl(path):
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
 
 
 def test_jsonl_in_jsonl_out_with_a_failing_row_in_the_middle(tmp_path, real_index_dir):
@@ -152,3 +152,64 @@ def test_bad_usage_exit_codes(tmp_path, real_index_dir):
     assert run(source, "--resume", index_dir=real_index_dir).returncode == 2
     bad_mode = run(source, "--mode", "divination", index_dir=real_index_dir)
     assert bad_mode.returncode == 1 and "answer.mode" in bad_mode.stderr
+
+
+def test_resume_keeps_records_with_unicode_line_separators(tmp_path, real_index_dir):
+    source, output = tmp_path / "q.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(source, [{"id": "a", "question": "Quel est le budget\u2028du PEPR IA ?"},
+                         {"id": "b", "question": "Qui dirige AISSAI ?"}])
+    assert [i.id for i in read_items(source)] == ["a", "b"]
+    assert run(source, "-o", output, index_dir=real_index_dir).returncode == 0
+    again = run(source, "-o", output, "--resume", index_dir=real_index_dir)
+    assert again.returncode == 0 and "2 déjà faite(s)" in again.stderr
+    assert [r["id"] for r in read_jsonl(output)] == ["a", "b"]
+
+
+def test_resume_refuses_a_file_of_another_format_and_keeps_it(tmp_path, real_index_dir):
+    source, output = tmp_path / "q.txt", tmp_path / "out.jsonl"
+    source.write_text("Quel est le budget du PEPR IA ?\n", encoding="utf-8")
+    assert run(source, "-o", output, "--format", "csv", index_dir=real_index_dir).returncode == 0
+    before = output.read_text(encoding="utf-8")
+    result = run(source, "-o", output, "--resume", index_dir=real_index_dir)
+    assert result.returncode == 1 and "reprise impossible" in result.stderr
+    assert output.read_text(encoding="utf-8") == before
+
+
+def test_resume_of_a_csv_cut_anywhere_keeps_only_whole_records(tmp_path):
+    record = {"id": "x", "question": "q", "answer": "Réponse, « citée » [1]", "abstained": False,
+              "mode": "extractive", "timings_ms": {"total": 1.0},
+              "citations": [{"n": 1, "doc_id": "d", "title": "T", "source": "https://e.org", "chunk_id": "d#0",
+                             "quote": "ligne 1\nligne 2, « fin »", "score": 1.0}]}
+    full = tmp_path / "full.csv"
+    with full.open("w", encoding="utf-8", newline="") as handle:
+        writer = RecordWriter(handle, "csv", write_header=True)
+        writer.write(record)
+        writer.write({**record, "id": "y"})
+    text = full.read_text(encoding="utf-8")
+    header_end = text.index("\n") + 1
+    first_end = text.index('\n"y"') + 1
+    for cut in range(header_end, len(text) + 1):
+        part = tmp_path / "part.csv"
+        part.write_text(text[:cut], encoding="utf-8")
+        ids = [r["id"] for r in load_done(part, "csv")]
+        expected = ["x", "y"] if cut == len(text) else ["x"] if cut >= first_end else []
+        assert ids == expected, cut
+        for row in load_done(part, "csv"):
+            assert row["citations"] == record["citations"]
+
+
+def test_output_cannot_overwrite_the_input(tmp_path, real_index_dir):
+    source = tmp_path / "q.jsonl"
+    write_jsonl(source, QUESTIONS[:1])
+    result = run(source, "-o", source, index_dir=real_index_dir)
+    assert result.returncode == 2 and source.exists()
+
+
+def test_non_boolean_abstain_strings_and_bad_field_types(tmp_path):
+    source = tmp_path / "q.jsonl"
+    source.write_text('{"id": "a", "question": "q ?", "abstain": "false", "expect": ["x"]}\n'
+                      '{"id": "b", "question": "q ?", "expect": 73}\n{"id": "c", "question": "q ?", "doc_ids": 5}\n',
+                      encoding="utf-8")
+    a, b, c = read_items(source)
+    assert a.expectation.abstain is False
+    assert "expect" in b.message and "doc_ids" in c.message

@@ -74,7 +74,28 @@ def test_index_build_and_status_on_a_corpus_with_a_broken_file(tmp_path):
     assert build.returncode == 0, build.stderr
     assert "broken.txt" in build.stderr and "UTF-8" in build.stderr
     status = run("index", "status", "--json", env=env, index_dir=tmp_path / "idx")
-    assert json.loads(status.stdout)["counts"]["documents"] == 1
+    report = json.loads(status.stdout)
+    assert report["counts"]["documents"] == 1 and report["corpus_changed"] is False
+    (sources / "new.md").write_text("# Nouveau\n\nJean Zay est à Orsay.\n", encoding="utf-8")
+    (sources / "ok.md").write_text("# Note\n\nLe centre AISSAI a été créé fin 2021.\n", encoding="utf-8")
+    report = json.loads(run("index", "status", "--json", env=env, index_dir=tmp_path / "idx").stdout)
+    assert report["corpus_changed"] is True
+    assert report["changes"] == {"added": ["new"], "changed": ["ok"], "removed": []}
+    human = run("index", "status", env=env, index_dir=tmp_path / "idx")
+    assert "modifié depuis" in human.stdout and "assistant index build" in human.stdout
+
+
+def test_status_without_index_and_misspelt_settings(tmp_path):
+    missing = run("index", "status", index_dir=tmp_path / "absent")
+    assert missing.returncode == 1 and "assistant index build" in missing.stderr
+    misspelt = run("ask", "question", env={"ASSISTANT_RETRIEVEL__TOP_K": "3"})
+    assert misspelt.returncode == 1 and "ASSISTANT_RETRIEVEL__TOP_K" in misspelt.stderr
+    no_file = run("ask", "question", env={"ASSISTANT_CONFIG": str(tmp_path / "absent.toml")})
+    assert no_file.returncode == 1 and "absent.toml" in no_file.stderr
+    file_as_dir = tmp_path / "a-file"
+    file_as_dir.write_text("x")
+    result = run("index", "build", index_dir=file_as_dir)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
 
 
 def test_ask_imports_neither_gradio_nor_torch(real_index_dir):

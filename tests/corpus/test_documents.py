@@ -69,3 +69,23 @@ def test_unreadable_files_are_named_and_the_rest_is_loaded(tmp_path):
 def test_missing_folder_is_a_corpus_error(tmp_path):
     with pytest.raises(CorpusError, match="introuvable"):
         load_documents(tmp_path / "nowhere")
+
+
+def test_html_without_head_end_and_with_void_tags(tmp_path):
+    (tmp_path / "p.html").write_text(
+        "<!doctype html><html><head><meta charset=utf-8><title>T</title>"
+        "<p>Le supercalculateur Jean Zay<br>est à Orsay.</p>", encoding="utf-8")
+    documents, problems = load_documents(tmp_path)
+    assert problems == []
+    assert "Jean Zay" in documents[0].text and "Orsay" in documents[0].text
+
+
+def test_sidecar_values_become_json_safe(tmp_path):
+    import json
+
+    (tmp_path / "a.txt").write_text("Titre\n\nLe CNRS agit.\n", encoding="utf-8")
+    (tmp_path / "a.meta.yaml").write_text("date: 2024-01-01\n1: nombre\nauthor: X\n", encoding="utf-8")
+    documents, problems = load_documents(tmp_path)
+    assert problems == []
+    assert documents[0].metadata["date"] == "2024-01-01"
+    json.dumps(documents[0].metadata)

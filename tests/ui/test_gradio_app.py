@@ -14,13 +14,18 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(real_assistant):
+def served(real_assistant):
     from ui.app import launch
 
     port = free_port()
     demo = launch(real_assistant, host="127.0.0.1", port=port, block=False)
-    yield f"http://127.0.0.1:{port}/"
+    yield demo, port
     demo.close()
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    return f"http://127.0.0.1:{served[1]}/"
 
 
 @pytest.fixture
@@ -48,8 +53,26 @@ def test_out_of_corpus_and_empty_questions_get_a_clear_message(client):
     assert "vide" in client.predict("   ", api_name="/chat")
 
 
-def test_binds_to_loopback_only(server):
-    assert server.startswith("http://127.0.0.1:")
+def listening_addresses(port: int) -> set[str]:
+    """Addresses a local TCP socket listens on for ``port``, read from /proc (no traffic sent)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if int(hex_port, 16) == port and state == "0A":  # 0A = LISTEN
+                found.add(address)
+    return found
+
+
+def test_binds_to_loopback_only(served):
+    demo, port = served
+    assert demo.server_name == "127.0.0.1" and demo.share is False
+    assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, not 0.0.0.0 nor any other
 
 
 def test_user_questions_feed_follow_ups():
