@@ -327,8 +327,11 @@ def _corroboration(best: Candidate, key: str | None, candidates: list[Candidate]
     if key is None:
         return None
     used = {c.hit.chunk.doc_id for c in chosen}
+    # Sharing a number is not enough (« 200 » chercheurs vs « 200 » sites): the sentence must also be
+    # about the question, about as much as the best one.
     agreeing = [c for c in candidates
-                if c.hit.chunk.doc_id not in used and key in _FIGURE.findall(c.text) and c.coverage > 0]
+                if c.hit.chunk.doc_id not in used and key in _FIGURE.findall(c.text)
+                and c.coverage >= 0.5 * best.coverage and c.dense >= 0.5 * best.dense]
     # A source document confirming a record (or the reverse) is independent evidence; prefer it.
     agreeing.sort(key=lambda c: c.hit.chunk.kind == best.hit.chunk.kind)
     return agreeing[0] if agreeing else None

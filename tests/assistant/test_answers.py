@@ -115,3 +115,9 @@ def test_citation_verifier_catches_every_kind_of_fault():
     assert verify_citations(Answer("q", "x [1]", False, [altered]), chunks)
     assert verify_citations(Answer("q", "x [2]", False, [good]), chunks)
     assert verify_citations(Answer("q", "sans source", False, []), chunks)
+
+
+def test_a_shared_number_alone_does_not_make_a_corroboration(real_assistant):
+    answer = real_assistant.ask("Combien de doctorants le PEPR IA a-t-il formés ?")
+    assert "65 doctorantes et doctorants" in answer.answer
+    assert {c.doc_id for c in answer.citations} <= {"gazette-cnrs-ia-en-action", "pepr-ia"}
