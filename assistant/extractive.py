@@ -164,6 +164,8 @@ class ExtractiveAnswerer:
         if not analyze_words(query):  # « ??? », « le la les »: nothing to look for
             return self._abstain(question, english, 0.0, {"refused": "question sans contenu"})
         candidates = self._candidates(question, query, hits, query_vector)
+        if candidates and _RECENT.search(fold(question)):
+            candidates = _prefer_recent(candidates)
         if not candidates:
             return self._abstain(question, english, 0.0, {})
         best = candidates[0]
@@ -308,6 +310,23 @@ def _without_label(chunk, sentence: str) -> str:
         return sentence
     name, rest = sentence.split(" — ", 1)
     return f"{name} {rest.split(' : ', 1)[1]}"
+
+
+_RECENT = re.compile(r"\b(actuel\w*|aujourd.hui|maintenant|desormais|dernier\w*|recent\w*|current\w*|now|latest|today)\b")
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def _prefer_recent(candidates: list[Candidate]) -> list[Candidate]:
+    """For « actuelle », « aujourd'hui »…: among close candidates, the one stating the latest year wins."""
+    best = candidates[0].score
+    close = [c for c in candidates if c.score >= 0.85 * best]
+    latest = max((int(y) for c in close for y in _YEAR.findall(c.text)), default=None)
+    if latest is None:
+        return candidates
+    for c in close:
+        if str(latest) in _YEAR.findall(c.text):
+            c.score += 0.1
+    return sorted(candidates, key=lambda c: -c.score)
 
 
 def _headline_figure(best: Candidate) -> str | None:

@@ -43,8 +43,26 @@ FIELD_LABELS = {
     "phase": "phase", "amount": "montant", "figures": "chiffres clés", "parameters": "paramètres",
     "languages": "langues", "license": "licence", "training": "entraînement", "mission": "mission",
     "installation_date": "date d'installation", "role": "fonction", "affiliation": "affiliation", "owner": "propriétaire", "projects": "projets",
+    "access": "accès", "allocation": "allocation", "announcement": "annonce", "architecture": "architecture",
+    "award": "distinction", "builder": "constructeur", "date": "date", "eligibility": "éligibilité",
+    "governance": "gouvernance", "history": "historique", "infrastructure": "infrastructure",
+    "keywords": "mots-clés", "name_origin": "origine du nom", "openness": "ouverture", "origin": "origine",
+    "outcome": "résultat", "parent": "structure de rattachement", "predecessor": "prédécesseur",
+    "ranking": "classement", "related": "voir aussi", "shareholding": "participation au capital",
+    "sites": "sites", "speakers": "intervenants", "storage": "stockage", "structure": "structure",
+    "suite": "suite", "support": "soutien", "events": "événements", "institutes": "instituts",
     # relations
-    "programme": "programme", "lead": "porteur", "part_of": "fait partie de",
+    "programme": "programme", "lead": "porteur", "part_of": "fait partie de", "ai_strategy": "stratégie IA",
+    "call": "appel à projets", "calls": "appels à projets", "coordinates": "coordonne",
+    "coordinator": "coordinateur", "developer": "développeur", "directed": "dirigé par", "directs": "dirige",
+    "followed_by": "suivi de", "founders": "fondateurs", "framework": "cadre", "funds": "finance",
+    "institute": "institut", "laureates": "lauréats", "leads": "porte", "led_to": "a conduit à",
+    "operates": "exploite", "operators": "opérateurs", "organisation": "organisation", "output": "production",
+    "owns": "possède", "phases": "phases", "programmes": "programmes", "project": "projet",
+    "related_call": "appel lié", "related_event": "événement lié", "related_exascale": "projet exascale lié",
+    "related_national": "dispositif national lié", "research_programme": "programme de recherche",
+    "shareholders": "actionnaires", "strategy": "stratégie", "successor": "successeur", "supports": "soutient",
+    "units": "unités",
 }
 
 

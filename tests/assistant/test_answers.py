@@ -121,3 +121,9 @@ def test_a_shared_number_alone_does_not_make_a_corroboration(real_assistant):
     answer = real_assistant.ask("Combien de doctorants le PEPR IA a-t-il formés ?")
     assert "65 doctorantes et doctorants" in answer.answer
     assert {c.doc_id for c in answer.citations} <= {"gazette-cnrs-ia-en-action", "pepr-ia"}
+
+
+def test_current_means_the_latest_figure(real_assistant):
+    answer = real_assistant.ask("Quelle est la puissance de calcul actuelle de Jean Zay ?")
+    first_sentence = answer.answer.split("[1]")[0]
+    assert "125,9" in first_sentence or "126" in first_sentence

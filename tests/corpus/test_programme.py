@@ -118,3 +118,11 @@ def test_corpus_joins_documents_and_records():
     assert problems == []
     kinds = {d.kind for d in documents}
     assert kinds == {"document", "record"}
+
+
+def test_every_field_of_the_real_data_has_a_french_label():
+    from corpus.programme import FIELD_LABELS
+
+    records, _ = load_records(corpus.PROGRAMME_DIR)
+    keys = {f.field for r in records for f in r.facts} | {k for r in records for k in r.relations}
+    assert sorted(keys - set(FIELD_LABELS)) == []
