@@ -13,6 +13,7 @@ import gradio as gr  # noqa: E402
 from assistant.answer import Answer  # noqa: E402
 from assistant.app import Assistant  # noqa: E402
 from corpus.errors import AssistantError  # noqa: E402
+from corpus.programme import label  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,15 @@ def render_answer(answer: Answer) -> str:
     for c in answer.citations:
         quote = " ".join(c.quote.split())
         where = f"[{_md(c.title)}]({c.source})" if c.source.startswith(("http://", "https://")) else _md(c.title)
-        field = f" · champ *{c.field}*" if c.field else ""
+        field = f" · {_md(field_label(c.field))}" if c.field else ""
         lines.append(f"{c.n}. {where}{field} — « {_md(quote)} »")
     return "\n".join(lines)
+
+
+def field_label(field: str) -> str:
+    """« budget », « coordination », « relations.programme » → « programme »: the fiche's own words."""
+    return label(field.removeprefix("relations.")) if field not in ("kind", "description") else {
+        "kind": "type", "description": "présentation"}[field]
 
 
 def _md(text: str) -> str:
