@@ -50,29 +50,31 @@ FIELD_CUES = [
     (r"\b(lance|lancee|lancement|debut|demarre|launched|start)\b", {"launch_date", "creation_date"}),
     (r"\b(budget|dote|dotation|montant|finance|financement|combien d.euros|funding|how much)\b",
      {"budget", "funding", "amount"}),
-    (r"\b(dirige|directeur|directrice|direction|responsable|tete|leads?|director|head)\b",
+    (r"\b(dirig\w*|directeur|directrice|direction|responsable|tete|leads?|director|head)\b",
      {"director", "head", "coordinators", "role"}),
-    (r"\b(coordonne|coordinat\w*|porte|porteur|pilote|copilot\w*|co-pilot\w*)\b",
-     {"coordinators", "copilots", "lead_institution", "relations.lead"}),
+    (r"\b(coordon\w*|coordinat\w*|porte\w*|pilot\w*|copilot\w*|co-pilot\w*)\b",
+     {"coordinators", "copilots", "lead_institution", "relations.lead", "operator", "relations.operator",
+      "relations.coordinator"}),
     (r"\b(ou|situe|situee|installe|installee|implante|localise|where|located|site|ville)\b",
      {"location", "site", "city"}),
     (r"\b(puissance|petaflops?|pflops?|performance|power)\b", {"peak_performance"}),
     (r"\b(gpu|gpus|cartes graphiques)\b", {"gpus"}),
-    (r"\b(operateur|opere|exploite|operated?|operator)\b", {"operator"}),
+    (r"\b(operateur|opere|exploite|operated?|operator)\b", {"operator", "relations.operator"}),
     (r"\b(partenaires?|partners?|collabore)\b", {"partners", "relations.partners"}),
     (r"\b(axes?|themes?|thematiques?)\b", {"axis", "objectives"}),
     (r"\b(site web|site internet|website|url)\b", {"website"}),
 ]
 
 
+def cued_field_groups(question: str) -> list[set[str]]:
+    """One set of record fields per thing the question asks (« qui porte X et de quelle somme… » → two)."""
+    folded = fold(question)
+    return [set(names) for pattern, names in FIELD_CUES if re.search(pattern, folded)]
+
+
 def cued_fields(question: str) -> set[str]:
     """Record fields the question's wording points to (« Quand AISSAI a-t-il été créé ? » → creation_date)."""
-    folded = fold(question)
-    fields: set[str] = set()
-    for pattern, names in FIELD_CUES:
-        if re.search(pattern, folded):
-            fields |= names
-    return fields
+    return set().union(*cued_field_groups(question))
 
 
 def _type_match(kind: str | None, sentence: str) -> float:
@@ -180,6 +182,7 @@ class ExtractiveAnswerer:
                 break
             if c.score >= 0.9 * best.score and not any(_same_statement(c, o) for o in chosen):
                 chosen.append(c)
+        chosen += _other_asked_fields(question, best, candidates, chosen)
         key = _headline_figure(best)
         extra = [h for h in extra_hits if key and key in h.chunk.text]  # score only passages that could agree
         pool = candidates + (self._candidates(question, query, extra, query_vector) if extra else [])
@@ -310,6 +313,28 @@ def _without_label(chunk, sentence: str) -> str:
         return sentence
     name, rest = sentence.split(" — ", 1)
     return f"{name} {rest.split(' : ', 1)[1]}"
+
+
+def _other_asked_fields(question: str, best: Candidate, candidates: list[Candidate],
+                        chosen: list[Candidate]) -> list[Candidate]:
+    """When the question asks two things (« qui porte X et de quelle somme est-il doté ? »), the best
+    sentence of the same subject for each thing not yet answered."""
+    groups = cued_field_groups(question)
+    if len(groups) < 2:
+        return []
+    subject = best.hit.chunk.doc_id
+    answered = {_record_field(c.hit.chunk, c.text)[0] for c in chosen}
+    added = []
+    for group in groups:
+        if group & answered:
+            continue
+        for c in candidates:
+            if c.hit.chunk.doc_id == subject and _record_field(c.hit.chunk, c.text)[0] in group \
+                    and c.score >= 0.6 * best.score and all(c.text != o.text for o in chosen + added):
+                added.append(c)
+                answered.add(_record_field(c.hit.chunk, c.text)[0])
+                break
+    return added
 
 
 _RECENT = re.compile(r"\b(actuel\w*|aujourd.hui|maintenant|desormais|dernier\w*|recent\w*|current\w*|now|latest|today)\b")

@@ -127,3 +127,10 @@ def test_current_means_the_latest_figure(real_assistant):
     answer = real_assistant.ask("Quelle est la puissance de calcul actuelle de Jean Zay ?")
     first_sentence = answer.answer.split("[1]")[0]
     assert "125,9" in first_sentence or "126" in first_sentence
+
+
+def test_a_question_asking_two_things_gets_both(real_assistant):
+    answer = real_assistant.ask("Quel était le budget de Confiance.ai et quel institut pilotait ce programme ?")
+    assert "45 M€" in answer.answer and "SystemX" in answer.answer
+    fields = {c.field for c in answer.citations if c.doc_id == "confiance-ai"}
+    assert {"budget", "operator"} <= fields
