@@ -20,8 +20,9 @@ $(VENV)/.installed: pyproject.toml
 index: install
 	$(BIN)/assistant index build
 
+# Rebuild when there is no usable index for these settings, or when the corpus changed since.
 run: install
-	$(BIN)/assistant index status >/dev/null 2>&1 || $(BIN)/assistant index build
+	$(BIN)/assistant index status --check >/dev/null 2>&1 || $(BIN)/assistant index build
 	$(BIN)/assistant serve
 
 test: install

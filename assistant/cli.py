@@ -104,17 +104,24 @@ def index_build():
 
 
 @index_app.command("status")
-def index_status(json_out: Annotated[bool, typer.Option("--json", help="Sortie JSON sur stdout.")] = False):
+def index_status(
+    json_out: Annotated[bool, typer.Option("--json", help="Sortie JSON sur stdout.")] = False,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Code de sortie 1 si l'index est inutilisable avec ces réglages ou si le corpus a changé.")] = False,
+):
     """Afficher la version active de l'index, ses comptes, et si le corpus a changé depuis.
 
     Exemple : assistant index status --json
     """
     from corpus.load import load_corpus
-    from index.build import corpus_changes, current_version, read_manifest
+    from index.build import corpus_changes, current_version, load_index, read_manifest
+    from index.embedders import make_embedder
 
     settings = load_settings()
     folder = current_version(settings.index.dir)
     manifest = read_manifest(folder)
+    if check:  # refuses an index built with another embedder or analyser, or with damaged files
+        load_index(settings.index.dir, make_embedder(settings.index.embedder, settings.index.st_model).identity)
     documents, _ = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir)
     changes = corpus_changes(manifest, documents)
     status = {"path": str(folder), "version": manifest.version, "built_at": manifest.built_at,
@@ -122,12 +129,19 @@ def index_status(json_out: Annotated[bool, typer.Option("--json", help="Sortie J
               "corpus_changed": any(changes.values()), "changes": changes}
     if json_out:
         print(json.dumps(status, ensure_ascii=False))
-        return
+    else:
+        _print_status(status)
+    if check and status["corpus_changed"]:
+        raise typer.Exit(1)
+
+
+def _print_status(status: dict) -> None:
+    changes, manifest_counts = status["changes"], status["counts"]
     changed = ", ".join(f"{len(v)} {k}" for k, v in (("ajouté(s)", changes["added"]), ("modifié(s)", changes["changed"]),
                                                       ("retiré(s)", changes["removed"])) if v)
-    print(f"Version   : {manifest.version} ({manifest.built_at})\nDossier   : {folder}\n"
-          f"Embedder  : {manifest.embedder['id']} ({manifest.embedder['dimension']} dim.)\n"
-          f"Contenu   : " + ", ".join(f"{k} {v}" for k, v in manifest.counts.items()) + "\n"
+    print(f"Version   : {status['version']} ({status['built_at']})\nDossier   : {status['path']}\n"
+          f"Embedder  : {status['embedder']['id']} ({status['embedder']['dimension']} dim.)\n"
+          f"Contenu   : " + ", ".join(f"{k} {v}" for k, v in manifest_counts.items()) + "\n"
           f"Corpus    : " + (f"modifié depuis ({changed}) — assistant index build" if changed else "inchangé"))
 
 

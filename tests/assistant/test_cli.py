@@ -76,11 +76,16 @@ def test_index_build_and_status_on_a_corpus_with_a_broken_file(tmp_path):
     status = run("index", "status", "--json", env=env, index_dir=tmp_path / "idx")
     report = json.loads(status.stdout)
     assert report["counts"]["documents"] == 1 and report["corpus_changed"] is False
+    assert run("index", "status", "--check", env=env, index_dir=tmp_path / "idx").returncode == 0
+    other = run("index", "status", "--check", env={**env, "ASSISTANT_INDEX__EMBEDDER": "sentence-transformers"},
+                index_dir=tmp_path / "idx")
+    assert other.returncode == 1 and "assistant index build" in other.stderr
     (sources / "new.md").write_text("# Nouveau\n\nJean Zay est à Orsay.\n", encoding="utf-8")
     (sources / "ok.md").write_text("# Note\n\nLe centre AISSAI a été créé fin 2021.\n", encoding="utf-8")
     report = json.loads(run("index", "status", "--json", env=env, index_dir=tmp_path / "idx").stdout)
     assert report["corpus_changed"] is True
     assert report["changes"] == {"added": ["new"], "changed": ["ok"], "removed": []}
+    assert run("index", "status", "--check", env=env, index_dir=tmp_path / "idx").returncode == 1
     human = run("index", "status", env=env, index_dir=tmp_path / "idx")
     assert "modifié depuis" in human.stdout and "assistant index build" in human.stdout
 
