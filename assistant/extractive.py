@@ -302,8 +302,16 @@ def _same_statement(a: Candidate, b: Candidate) -> bool:
         return True
     ca, cb = a.hit.chunk, b.hit.chunk
     if ca.kind == cb.kind == "record" and ca.doc_id == cb.doc_id:
-        return _record_field(ca, a.text)[0] == _record_field(cb, b.text)[0]
+        return _field_meaning(_record_field(ca, a.text)[0]) == _field_meaning(_record_field(cb, b.text)[0])
     return False
+
+
+def _field_meaning(field: str | None) -> str | None:
+    """« relations.operator » says what « operator » says; « relations.lead » what « lead_institution » says."""
+    if field is None:
+        return None
+    name = field.removeprefix("relations.")
+    return {"lead": "lead_institution", "coordinator": "coordinators", "director": "head"}.get(name, name)
 
 
 def _without_label(chunk, sentence: str) -> str:

@@ -134,3 +134,9 @@ def test_a_question_asking_two_things_gets_both(real_assistant):
     assert "45 M€" in answer.answer and "SystemX" in answer.answer
     fields = {c.field for c in answer.citations if c.doc_id == "confiance-ai"}
     assert {"budget", "operator"} <= fields
+
+
+def test_a_fact_and_the_relation_saying_the_same_are_not_both_quoted(real_assistant):
+    answer = real_assistant.ask("Quel est l'opérateur du PEPR IA ?")
+    assert "ANR" in answer.answer
+    assert len([c for c in answer.citations if c.doc_id == "pepr-ia"]) == 1
