@@ -189,7 +189,7 @@ class ExtractiveAnswerer:
         key = _headline_figure(best)
         extra = [h for h in extra_hits if key and key in h.chunk.text]  # score only passages that could agree
         pool = candidates + (self._candidates(question, query, extra, query_vector) if extra else [])
-        corroboration = _corroboration(best, key, pool, chosen)
+        corroboration = _corroboration(best, key, [c for c in pool if _same_subject(c, best, query)], chosen)
         if corroboration is not None:
             chosen.append(corroboration)
         answer = self._compose(question, chosen, confidence)
@@ -304,6 +304,15 @@ def _same_statement(a: Candidate, b: Candidate) -> bool:
     if ca.kind == cb.kind == "record" and ca.doc_id == cb.doc_id:
         return _field_meaning(_record_field(ca, a.text)[0]) == _field_meaning(_record_field(cb, b.text)[0])
     return False
+
+
+def _same_subject(c: Candidate, best: Candidate, query: str) -> bool:
+    """A corroborating sentence must be about what the best one is about, or about something the question
+    names: sharing « 2021 » does not make INS2I's director a confirmation of AISSAI's."""
+    chunk = c.hit.chunk
+    if chunk.doc_id == best.hit.chunk.doc_id or chunk.kind == "document":
+        return True
+    return _subject_precision(chunk, dict.fromkeys(analyze(query))) >= 0.5
 
 
 def _field_meaning(field: str | None) -> str | None:

@@ -140,3 +140,9 @@ def test_a_fact_and_the_relation_saying_the_same_are_not_both_quoted(real_assist
     answer = real_assistant.ask("Quel est l'opérateur du PEPR IA ?")
     assert "ANR" in answer.answer
     assert len([c for c in answer.citations if c.doc_id == "pepr-ia"]) == 1
+
+
+def test_a_shared_year_does_not_bring_another_subject_as_confirmation(real_assistant):
+    answer = real_assistant.ask("Qui dirige AISSAI ?")
+    assert "Fadili" in answer.answer
+    assert "INS2I" not in answer.answer
