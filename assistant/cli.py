@@ -142,7 +142,7 @@ def _print_status(status: dict) -> None:
     print(f"Version   : {status['version']} ({status['built_at']})\nDossier   : {status['path']}\n"
           f"Embedder  : {status['embedder']['id']} ({status['embedder']['dimension']} dim.)\n"
           f"Contenu   : " + ", ".join(f"{k} {v}" for k, v in manifest_counts.items()) + "\n"
-          f"Corpus    : " + (f"modifié depuis ({changed}) — assistant index build" if changed else "inchangé"))
+          "Corpus    : " + (f"modifié depuis ({changed}) — assistant index build" if changed else "inchangé"))
 
 
 @app.command()
