@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -38,11 +39,15 @@ def _type_match(kind: str | None, sentence: str) -> float:
     return 0.0
 
 
+@lru_cache(maxsize=32768)
+def _terms(text: str) -> frozenset[str]:
+    """Analysed terms of a passage text; the same sentences come back query after query."""
+    return frozenset(analyze(text))
+
+
 @dataclass
 class Candidate:
-    hit_rank: int
     hit: Hit
-    sentence_index: int
     text: str
     score: float
     dense: float
@@ -150,10 +155,10 @@ class ExtractiveAnswerer:
         out = []
         for rank, hit in enumerate(hits):
             chunk = hit.chunk
-            context = set(analyze(f"{chunk.title} {chunk.section} {chunk.metadata.get('keywords', '')}"))
+            context = _terms(f"{chunk.title} {chunk.section} {chunk.metadata.get('keywords', '')}")
             subject = _subject_precision(chunk, terms)
             for i, sentence in enumerate(chunk.sentence_texts()):
-                present = set(analyze(_without_label(chunk, sentence)))
+                present = _terms(_without_label(chunk, sentence))
                 covered = sum(w * (1.0 if t in present else 0.6 if t in context else 0.0) for t, w in weights.items())
                 coverage = covered / total
                 dense = 0.0
@@ -171,7 +176,7 @@ class ExtractiveAnswerer:
                     score *= 0.5
                 elif not definitional and field == "kind":
                     score *= 0.6  # « X — type : personne. Autres noms : … » answers only « qu'est-ce que X ? »
-                out.append(Candidate(rank, hit, i, sentence, score, dense, coverage))
+                out.append(Candidate(hit, sentence, score, dense, coverage))
         out.sort(key=lambda c: -c.score)
         return out
 

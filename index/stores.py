@@ -59,6 +59,7 @@ class LexicalStore:
 
     def __init__(self, bm25):
         self.bm25 = bm25
+        self._df: dict[str, int] | None = None  # document frequencies, computed on first use
 
     @classmethod
     def from_texts(cls, texts: list[str], k1: float = 1.2, b: float = 0.75) -> "LexicalStore":
@@ -100,7 +101,7 @@ class LexicalStore:
         return float(np.log(1 + (n + 0.5) / 0.5))
 
     def _doc_freq(self) -> dict[str, int]:
-        cached = getattr(self, "_df", None)
+        cached = self._df
         if cached is None:
             indptr = np.asarray(self.bm25.scores["indptr"])
             counts = np.diff(indptr)
