@@ -33,6 +33,9 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     confidence: float = 0.0
     retrieval_query: str = ""
+    notice: str | None = None  # shown to the user above the answer: why the extracts replace a generated answer
+    fallback: dict | None = None  # {"from": "generative", "reason": …, "detail": …} when the generated text was refused
+    generation: dict | None = None  # backend, raw text, grounded or not, timings
     retrieved: list[str] = field(default_factory=list, repr=False)  # doc ids in rank order, for eval
     signals: dict = field(default_factory=dict, repr=False)  # what the confidence was computed from
 

@@ -5,19 +5,23 @@ from __future__ import annotations
 import os
 import time
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from assistant.answer import Answer
 from assistant.extractive import ExtractiveAnswerer
-from assistant.followup import condense
+from assistant.followup import condense, is_follow_up
+from assistant.generative import NOTICES, GenerativeAnswerer, condense_with_llm
 from assistant.lexicon import expand
+from assistant.llm import make_backend
+from assistant.question import is_english
 from assistant.retrieval import HybridRetriever
 from assistant.settings import Settings
 from corpus.errors import InvalidQuestion
 from index.build import LoadedIndex, load_index
 from index.embedders import make_embedder
 
-
+MODES = ("extractive", "generative", "auto")
 
 
 def offline_environment() -> None:
@@ -28,22 +32,41 @@ def offline_environment() -> None:
 
 @dataclass
 class Assistant:
-    """Answers questions over a loaded index."""
+    """Answers questions over a loaded index, extractively or with a text generator."""
 
     settings: Settings
     index: LoadedIndex
     retriever: HybridRetriever
     answerer: ExtractiveAnswerer
+    generator: GenerativeAnswerer | None = None
 
-    def ask(self, question: str, history: list[str] | None = None) -> Answer:
+    def ask(self, question: str, history: list[str] | None = None, *, mode: str | None = None) -> Answer:
         """Answer one question, optionally as a follow-up of earlier user questions.
+
+        ``mode`` overrides ``answer.mode`` (``extractive``, ``generative`` or ``auto``).
 
         Raises:
             InvalidQuestion: empty, too long, or not text.
         """
+        for event in self.ask_stream(question, history, mode=mode):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("ask_stream ended without an answer")  # pragma: no cover
+
+    def ask_stream(self, question: str, history: list[str] | None = None, *,
+                   mode: str | None = None) -> Iterator[str | Answer]:
+        """Like :meth:`ask`, but yields the generated text as it arrives, then the final :class:`Answer`.
+
+        The pieces are a draft: the final answer may replace them (by the extractive answer) when the
+        generated text is not supported by the passages or the backend fails.
+        """
         question = self.check_question(question)
+        mode = mode or self.settings.answer.mode
+        if mode not in MODES:
+            raise InvalidQuestion(f"mode de réponse inconnu « {mode} » (possibles : {', '.join(MODES)})")
         started = time.perf_counter()
-        query = condense(question, history)
+        history = [h for h in (history or []) if isinstance(h, str) and h.strip()]
+        query, condensed_by = self._condense(question, history, mode)
         expansion = expand(question)
         if expansion:
             query = f"{query} {expansion}"
@@ -52,15 +75,43 @@ class Assistant:
         hits = self.retriever.retrieve(query, top_k + self.settings.retrieval.corroboration_pool, query_vector=vector)
         retrieved = time.perf_counter()
         answer = self.answerer.answer(question, query, hits[:top_k], vector, extra_hits=hits[top_k:])
+        extracted = time.perf_counter()
+        timings = {"retrieve": round((retrieved - started) * 1000, 2), "answer": round((extracted - retrieved) * 1000, 2)}
+        if mode != "extractive" and not answer.abstained:
+            if self.generator is None:
+                answer.notice = NOTICES["en" if is_english(question) else "fr"]["backend"].format(
+                    detail="aucun modèle configuré (llm.backend = none)")
+                answer.fallback = {"from": "generative", "reason": "unavailable", "detail": "llm.backend = none"}
+            else:
+                for event in self.generator.generate(question, answer, hits[:top_k], mode=mode,
+                                                     english=is_english(question)):
+                    if isinstance(event, Answer):
+                        answer = event
+                    else:
+                        yield event
+                timings["generate"] = round((time.perf_counter() - extracted) * 1000, 2)
         done = time.perf_counter()
         answer.retrieval_query = query
         answer.retrieved = list(dict.fromkeys(h.chunk.doc_id for h in hits))
-        answer.timings_ms = {
-            "retrieve": round((retrieved - started) * 1000, 2),
-            "answer": round((done - retrieved) * 1000, 2),
-            "total": round((done - started) * 1000, 2),
-        }
-        return answer
+        if condensed_by:
+            answer.signals["condensed_by"] = condensed_by
+        timings["total"] = round((done - started) * 1000, 2)
+        answer.timings_ms = timings
+        yield answer
+
+    def _condense(self, question: str, history: list[str], mode: str) -> tuple[str, str | None]:
+        """The retrieval query: the question, or its standalone form when it is a follow-up.
+
+        With a model configured (and a generative mode), the model rewrites it; the offline
+        condensation is used when it is not, or when its rewrite cannot be trusted."""
+        if not history or not is_follow_up(question):
+            return question, None
+        if mode != "extractive" and self.generator is not None and self.settings.llm.condense_followups:
+            rewritten = condense_with_llm(self.generator.backend, question, history,
+                                          timeout=min(10.0, self.settings.llm.deadline_s))
+            if rewritten:
+                return rewritten, "llm"
+        return condense(question, history), "offline"
 
     def check_question(self, question) -> str:
         if not isinstance(question, str):
@@ -98,7 +149,13 @@ def build(settings: Settings) -> Assistant:
     answerer = ExtractiveAnswerer(index, settings.index.embedder, max_sentences=a.max_sentences,
                                   min_confidence=a.min_confidence, dense_weight=a.dense_weight,
                                   unknown_penalty=a.unknown_penalty, min_dense_english=a.min_dense_english)
-    return Assistant(settings, index, retriever, answerer)
+    backend = make_backend(settings)
+    generator = None
+    if backend is not None:
+        g = settings.llm
+        generator = GenerativeAnswerer(backend, passages=g.passages, passage_chars=g.passage_chars,
+                                       max_tokens=g.max_tokens, deadline_s=g.deadline_s, context=g.context)
+    return Assistant(settings, index, retriever, answerer, generator)
 
 
 def build_index_from_settings(settings: Settings, progress=None):

@@ -151,19 +151,37 @@ def ask(
     json_out: Annotated[bool, typer.Option("--json", help="Un objet JSON sur stdout.")] = False,
     history: Annotated[Optional[list[str]], typer.Option(
         "--history", help="Question précédente de la conversation (répétable, la plus ancienne d'abord).")] = None,
+    mode: Annotated[Optional[str], typer.Option(
+        "--mode", help="extractive, generative ou auto (réglage answer.mode).")] = None,
 ):
     """Poser une question ; la réponse cite ses sources.
 
-    Exemple : assistant ask "Qui porte le projet SHARP ?" --json
+    Exemple : assistant ask "Qui porte le projet SHARP ?" --mode generative --json
     """
+    from assistant.answer import Answer
     from assistant.app import build
 
+    if mode:
+        os.environ["ASSISTANT_ANSWER__MODE"] = mode
     settings = load_settings()
     assistant = build(settings)
-    answer = assistant.ask(question, history=history)
+    draft = []
+    err = _stderr()
+    show_draft = not json_out and err.is_terminal
+    answer = None
+    for event in assistant.ask_stream(question, history=history):
+        if isinstance(event, Answer):
+            answer = event
+        elif show_draft:  # the draft goes to the terminal as it is written; the checked answer follows
+            draft.append(event)
+            err.print(event, end="", style="dim", highlight=False, soft_wrap=True)
+    if draft:
+        err.print()
     if json_out:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
+    if answer.notice:
+        err.print(f"[yellow]{answer.notice}[/]", highlight=False)
     print(answer.answer)
     for c in answer.citations:
         print(f"\n[{c.n}] {c.title} — {c.source}\n    « {' '.join(c.quote.split())} »")
@@ -177,7 +195,8 @@ def batch(
         "--format", help="jsonl ou csv (défaut : d'après l'extension de OUTPUT, sinon jsonl).")] = None,
     in_format: Annotated[Optional[str], typer.Option(
         "--input-format", help="jsonl, csv ou txt (défaut : d'après l'extension de INPUT).")] = None,
-    mode: Annotated[Optional[str], typer.Option("--mode", help="Mode de réponse (réglage answer.mode).")] = None,
+    mode: Annotated[Optional[str], typer.Option(
+        "--mode", help="extractive, generative ou auto (réglage answer.mode).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Reprendre : sauter les id déjà dans OUTPUT.")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, max=32, help="Questions traitées en parallèle.")] = 1,
     summary_json: Annotated[bool, typer.Option("--summary-json", help="Bilan final en JSON sur stderr.")] = False,
@@ -256,6 +275,8 @@ def eval_command(
     json_out: Annotated[bool, typer.Option("--json", help="Rapport complet en JSON sur stdout.")] = False,
     compare_with: Annotated[Optional[Path], typer.Option("--compare", help="Rapport JSON précédent à comparer.")] = None,
     retrieval: Annotated[Optional[str], typer.Option("--retrieval", help="hybrid, dense ou bm25 (réglage retrieval.mode).")] = None,
+    mode: Annotated[Optional[str], typer.Option(
+        "--mode", help="extractive, generative ou auto (réglage answer.mode).")] = None,
     fit: Annotated[bool, typer.Option("--calibrate", help="Ajuster le seuil d'abstention sur ce jeu.")] = False,
     max_false_abstention: Annotated[float, typer.Option(help="Limite d'abstentions à tort pour --calibrate.")] = 0.05,
 ):
@@ -269,6 +290,8 @@ def eval_command(
 
     if retrieval:
         os.environ["ASSISTANT_RETRIEVAL__MODE"] = retrieval
+    if mode:
+        os.environ["ASSISTANT_ANSWER__MODE"] = mode
     settings = load_settings()
     items = read_items(input_path, "jsonl")
     problems = [i for i in items if not hasattr(i, "question")]
@@ -312,6 +335,11 @@ def eval_command(
     print(f"abstention  précision {pct(a['precision'])}  rappel {pct(a['recall'])}  "
           f"à tort {pct(a['false_abstention_rate'])}")
     print(f"citations   valides {pct(r['citation_validity'])}")
+    if r.get("generation"):
+        g = r["generation"]
+        print(f"génération  rédigées et étayées {pct(g['grounded_share'])} des {g['asked']} demandées, "
+              f"exactes {pct(g['accuracy_of_generated'])} ; repli : {g['fallbacks'] or 'aucun'} ; "
+              f"premier jeton p50 {g['first_token_ms']['p50']} ms")
     print(f"latence     p50 {r['latency_ms']['p50']} ms  p95 {r['latency_ms']['p95']} ms")
     print("catégories  " + "  ".join(f"{k} {pct(v)}" for k, v in r["by_category"].items()))
     for item in r["items"]:

@@ -32,6 +32,9 @@ class ItemResult:
     doc_ids: list[str]
     signals: dict | None = None
     error: str | None = None
+    mode: str = "extractive"  # what produced the answer shown: extractive or generative
+    fallback: str | None = None  # why a generated answer was replaced, if it was
+    first_token_ms: float | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -54,6 +57,8 @@ def evaluate_item(assistant, item: BatchItem, chunk_texts: dict[str, str]) -> It
         abstained=answer.abstained, correct=bool(item.expectation.judge(answer.answer, answer.abstained)),
         rank=rank, citation_problems=verify_citations(answer, chunk_texts), confidence=answer.confidence,
         latency_ms=answer.timings_ms["total"], answer=answer.answer, doc_ids=item.doc_ids, signals=answer.signals,
+        mode=answer.mode, fallback=(answer.fallback or {}).get("reason"),
+        first_token_ms=(answer.generation or {}).get("first_token_ms"),
     )
 
 
@@ -101,8 +106,29 @@ def metrics(results: list[ItemResult]) -> dict:
         "citation_validity": _ratio(sum(not r.citation_problems for r in cited), len(cited)),
         "latency_ms": {"p50": percentile([r.latency_ms for r in results if not r.error], 50),
                        "p95": percentile([r.latency_ms for r in results if not r.error], 95)},
+        "generation": _generation_metrics(results),
         "by_category": {c: _ratio(sum(r.correct for r in results if r.category == c),
                                   sum(1 for r in results if r.category == c)) for c in categories},
+    }
+
+
+def _generation_metrics(results: list[ItemResult]) -> dict | None:
+    """For generative and auto runs: how many answers the model wrote, how right they were, why others fell back."""
+    asked = [r for r in results if r.mode == "generative" or r.fallback]
+    if not asked:
+        return None
+    generated = [r for r in asked if r.mode == "generative"]
+    reasons: dict[str, int] = {}
+    for r in asked:
+        if r.fallback:
+            reasons[r.fallback] = reasons.get(r.fallback, 0) + 1
+    first = [r.first_token_ms for r in asked if r.first_token_ms is not None]
+    return {
+        "asked": len(asked),
+        "grounded_share": _ratio(len(generated), len(asked)),
+        "accuracy_of_generated": _ratio(sum(r.correct for r in generated), len(generated)),
+        "fallbacks": reasons,
+        "first_token_ms": {"p50": percentile(first, 50), "p95": percentile(first, 95)},
     }
 
 

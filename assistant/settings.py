@@ -46,7 +46,9 @@ class RetrievalSettings(Section):
 
 
 class AnswerSettings(Section):
-    mode: Literal["extractive"] = "extractive"
+    mode: Literal["extractive", "generative", "auto"] = Field(
+        "extractive", description="extractive : extraits cités ; generative : phrase rédigée par le modèle, "
+                                  "vérifiée ; auto : rédigée quand elle est étayée, extraits sinon")
     max_sentences: int = Field(3, ge=1, le=10)
     # Fitted on eval/dev_qa.jsonl by `assistant eval eval/dev_qa.jsonl --calibrate` (see docs/quality.md):
     # confidence = dense_weight·dense + (1 − dense_weight)·coverage − unknown_penalty·unknown_share.
@@ -55,6 +57,37 @@ class AnswerSettings(Section):
     unknown_penalty: float = Field(3.0, ge=0, le=5, description="Pénalité pour les mots de la question absents du corpus")
     min_dense_english: float = Field(0.196, ge=0, le=1, description="Similarité minimale pour une question en anglais")
     max_question_chars: int = Field(2000, ge=10, le=100_000)
+
+
+class LLMSettings(Section):
+    """The text generator used by the ``generative`` and ``auto`` modes (and to condense follow-ups)."""
+
+    backend: Literal["local", "openai", "ollama", "none"] = "local"
+    model_path: Path | None = Field(None, description="Fichier GGUF ; vide = gemma-3-270m du paquet")
+    models_dir: Path = PROJECT_ROOT / "var" / "models"
+    base_url: str = Field("", description="openai : http://hôte:port/v1 ; ollama : http://hôte:11434")
+    model: str = Field("", description="Nom du modèle sur le serveur (openai, ollama)")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Variable d'environnement qui contient la clé")
+    threads: int = Field(2, ge=1, le=64)
+    context_tokens: int = Field(2048, ge=256, le=131072)
+    max_tokens: int = Field(96, ge=8, le=2048)
+    context: Literal["auto", "quotes", "passages"] = Field(
+        "auto", description="Ce que lit le modèle : les phrases citées par la réponse extractive (quotes), les "
+                            "passages entiers (passages) ; auto : quotes pour le modèle local, passages pour un serveur")
+    passages: int = Field(3, ge=1, le=10, description="Passages donnés au modèle")
+    passage_chars: int = Field(700, ge=100, le=5000)
+    connect_timeout_s: float = Field(3.0, gt=0, le=120)
+    stall_timeout_s: float = Field(20.0, gt=0, le=600, description="Silence maximal entre deux morceaux")
+    deadline_s: float = Field(45.0, gt=0, le=1200, description="Durée maximale d'une réponse")
+    condense_followups: bool = Field(True, description="Reformuler les questions de suivi avec le modèle")
+
+    @model_validator(mode="after")
+    def _server_needs_model(self):
+        if self.backend in ("openai", "ollama") and not self.model:
+            raise ValueError(f"llm.model est requis pour le backend {self.backend}")
+        if self.model_path is not None and not self.model_path.is_file():
+            raise ValueError(f"llm.model_path : {self.model_path} n'est pas un fichier")
+        return self
 
 
 class UISettings(Section):
@@ -74,6 +107,7 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
+    llm: LLMSettings = LLMSettings()
     ui: UISettings = UISettings()
 
     @model_validator(mode="before")
