@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assistant.answer import Answer
 from assistant.extractive import ExtractiveAnswerer
@@ -17,11 +19,12 @@ from assistant.llm import make_backend
 from assistant.question import is_english
 from assistant.retrieval import HybridRetriever
 from assistant.settings import Settings
-from corpus.errors import InvalidQuestion
-from index.build import LoadedIndex, load_index
+from corpus.errors import AssistantError, InvalidQuestion
+from index.build import LoadedIndex, current_version, load_index
 from index.embedders import make_embedder
 
 MODES = ("extractive", "generative", "auto")
+log = logging.getLogger(__name__)
 
 
 def offline_environment() -> None:
@@ -39,6 +42,37 @@ class Assistant:
     retriever: HybridRetriever
     answerer: ExtractiveAnswerer
     generator: GenerativeAnswerer | None = None
+    _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _refused_version: str | None = field(default=None, repr=False, compare=False)
+    _serving: tuple | None = field(default=None, repr=False, compare=False)  # (index, retriever, answerer) after a switch
+
+    def refresh(self) -> bool:
+        """Switch to the index's current version if a build has made a new one; True if it switched.
+
+        Called before every question, so a long-running server serves a rebuilt index without a restart.
+        A new version that does not load (damaged, other embedder) is logged once and the one in service stays.
+        """
+        try:
+            version = current_version(self.settings.index.dir).name
+        except AssistantError:
+            return False
+        if version == self.index.manifest.version or version == self._refused_version:
+            return False
+        with self._reload_lock:
+            if version == self.index.manifest.version:
+                return False
+            try:
+                index = load_index(self.settings.index.dir, embedder_identity=self.retriever.embedder.identity)
+            except AssistantError as exc:
+                log.warning("nouvelle version d'index %s refusée, %s reste en service : %s",
+                            version, self.index.manifest.version, exc)
+                self._refused_version = version
+                return False
+            retriever, answerer = _components(self.settings, index, self.retriever.embedder)
+            # One assignment switches all three together; a question in flight keeps the ones it started with.
+            self._serving = (index, retriever, answerer)
+            self.index, self.retriever, self.answerer = index, retriever, answerer
+            return True
 
     def ask(self, question: str, history: list[str] | None = None, *, mode: str | None = None) -> Answer:
         """Answer one question, optionally as a follow-up of earlier user questions.
@@ -64,17 +98,20 @@ class Assistant:
         mode = mode or self.settings.answer.mode
         if mode not in MODES:
             raise InvalidQuestion(f"mode de réponse inconnu « {mode} » (possibles : {', '.join(MODES)})")
+        self.refresh()
+        # one index version for the whole question, even if a switch happens meanwhile
+        _, retriever, answerer = self._serving or (self.index, self.retriever, self.answerer)
         started = time.perf_counter()
         history = [h for h in (history or []) if isinstance(h, str) and h.strip()]
         query, condensed_by = self._condense(question, history, mode)
         expansion = expand(question)
         if expansion:
             query = f"{query} {expansion}"
-        vector = self.retriever.query_vector(query) if self.retriever.mode != "bm25" else None
+        vector = retriever.query_vector(query) if retriever.mode != "bm25" else None
         top_k = self.settings.retrieval.top_k
-        hits = self.retriever.retrieve(query, top_k + self.settings.retrieval.corroboration_pool, query_vector=vector)
+        hits = retriever.retrieve(query, top_k + self.settings.retrieval.corroboration_pool, query_vector=vector)
         retrieved = time.perf_counter()
-        answer = self.answerer.answer(question, query, hits[:top_k], vector, extra_hits=hits[top_k:])
+        answer = answerer.answer(question, query, hits[:top_k], vector, extra_hits=hits[top_k:])
         extracted = time.perf_counter()
         timings = {"retrieve": round((retrieved - started) * 1000, 2), "answer": round((extracted - retrieved) * 1000, 2)}
         if mode != "extractive" and not answer.abstained:
@@ -142,13 +179,7 @@ def build(settings: Settings) -> Assistant:
     offline_environment()
     embedder = make_embedder(settings.index.embedder, settings.index.st_model)
     index = load_index(settings.index.dir, embedder_identity=embedder.identity)
-    r = settings.retrieval
-    retriever = HybridRetriever(index, embedder, mode=r.mode, candidates=r.candidates, rrf_k=r.rrf_k,
-                                dense_weight=r.dense_weight, bm25_weight=r.bm25_weight)
-    a = settings.answer
-    answerer = ExtractiveAnswerer(index, settings.index.embedder, max_sentences=a.max_sentences,
-                                  min_confidence=a.min_confidence, dense_weight=a.dense_weight,
-                                  unknown_penalty=a.unknown_penalty, min_dense_english=a.min_dense_english)
+    retriever, answerer = _components(settings, index, embedder)
     backend = make_backend(settings)
     generator = None
     if backend is not None:
@@ -158,8 +189,19 @@ def build(settings: Settings) -> Assistant:
     return Assistant(settings, index, retriever, answerer, generator)
 
 
-def build_index_from_settings(settings: Settings, progress=None):
-    """Load the corpus and build a new index version as the settings describe."""
+def _components(settings: Settings, index: LoadedIndex, embedder) -> tuple[HybridRetriever, ExtractiveAnswerer]:
+    r = settings.retrieval
+    retriever = HybridRetriever(index, embedder, mode=r.mode, candidates=r.candidates, rrf_k=r.rrf_k,
+                                dense_weight=r.dense_weight, bm25_weight=r.bm25_weight)
+    a = settings.answer
+    answerer = ExtractiveAnswerer(index, settings.index.embedder, max_sentences=a.max_sentences,
+                                  min_confidence=a.min_confidence, dense_weight=a.dense_weight,
+                                  unknown_penalty=a.unknown_penalty, min_dense_english=a.min_dense_english)
+    return retriever, answerer
+
+
+def build_index_from_settings(settings: Settings, progress=None, *, full: bool = False):
+    """Load the corpus and build a new index version as the settings describe (incremental unless ``full``)."""
     from corpus.load import load_corpus
     from index.build import build_index
 
@@ -169,6 +211,20 @@ def build_index_from_settings(settings: Settings, progress=None):
     manifest = build_index(
         settings.index.dir, documents, embedder, backend=settings.index.embedder,
         chunk_chars=settings.index.chunk_chars, chunk_overlap=settings.index.chunk_overlap,
-        problems=problems, progress=progress,
+        problems=problems, progress=progress, full=full,
     )
     return manifest, problems
+
+
+def plan_index_build(settings: Settings, *, full: bool = False):
+    """What ``assistant index build`` would do now, without writing anything."""
+    from corpus.load import load_corpus
+    from index.build import prepare_build
+
+    offline_environment()
+    documents, problems = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir)
+    embedder = make_embedder(settings.index.embedder, settings.index.st_model)
+    prepared = prepare_build(settings.index.dir, documents, embedder_id=embedder.identity,
+                             chunk_chars=settings.index.chunk_chars, chunk_overlap=settings.index.chunk_overlap,
+                             full=full)
+    return prepared.plan, problems

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -69,35 +70,65 @@ def main_callback(
     )
     if not verbose:
         logging.getLogger("bm25s").setLevel(logging.WARNING)
+        logging.getLogger("pypdf").setLevel(logging.ERROR)  # a damaged PDF is reported once, as a problem
 
 
 @index_app.command("build")
-def index_build():
-    """Construire l'index à partir du corpus (corpus/sources et corpus/programme).
+def index_build(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Dire ce qui serait ajouté, modifié, retiré, sans rien écrire.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Tout revectoriser, même ce que l'index actuel contient déjà.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Bilan (ou plan, avec --dry-run) en JSON sur stdout.")] = False,
+):
+    """Construire l'index à partir du corpus ; seuls les passages nouveaux ou modifiés sont vectorisés.
 
-    Exemple : assistant index build
+    Exemples : assistant index build --dry-run ; assistant index build ; assistant index build --full
     """
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from assistant.app import build_index_from_settings
+    from assistant.app import build_index_from_settings, plan_index_build
 
     settings = load_settings()
-    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                  TimeRemainingColumn(), console=_stderr(), transient=True) as bar:
+    if dry_run:
+        plan, problems = plan_index_build(settings, full=full)
+        if json_out:
+            print(json.dumps({**plan.as_dict(), "problems": [str(p) for p in problems]}, ensure_ascii=False))
+            return
+        print(f"Construction {'complète' if plan.full else 'incrémentale'} : {plan.reason}")
+        for label, ids in (("ajouté(s)", plan.added), ("modifié(s)", plan.changed), ("retiré(s)", plan.removed)):
+            print(f"  {len(ids)} document(s) {label}" + (f" : {', '.join(ids[:20])}{' …' if len(ids) > 20 else ''}"
+                                                       if ids else ""))
+        print(f"  {plan.unchanged} document(s) inchangé(s)\n  textes à vectoriser : {plan.to_embed}, "
+              f"vecteurs réutilisés : {plan.reused}")
+        for problem in problems:
+            print(f"  ignoré : {problem}")
+        print("(rien n'a été écrit)")
+        return
+    started = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=_stderr(), transient=True) as bar:
         tasks = {}
 
         def progress(stage, done, total):
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
+                tasks[stage] = bar.add_task(stage, total=total, rate="")
+            elapsed = bar.tasks[tasks[stage]].elapsed or 0
+            rate = f"{done / elapsed:.1f} textes/s" if stage == "vectorisation" and elapsed > 0.5 else ""
+            bar.update(tasks[stage], completed=done, total=total, rate=rate)
 
-        manifest, problems = build_index_from_settings(settings, progress)
+        manifest, problems = build_index_from_settings(settings, progress, full=full)
     for problem in problems:
         _stderr().print(f"[yellow]ignoré[/] {problem}", highlight=False)
-    c = manifest.counts
+    c, b = manifest.counts, manifest.build
+    if json_out:
+        print(json.dumps({"version": manifest.version, "seconds": round(time.perf_counter() - started, 2),
+                          "counts": c, "build": b, "problems": [str(p) for p in problems]}, ensure_ascii=False))
+        return
+    rate = f", {b['passages_per_second']} textes/s" if b.get("passages_per_second") else ""
     _stderr().print(
-        f"Index {manifest.version} construit en {manifest.build_seconds:.1f} s : {c['documents']} document(s), "
-        f"{c['records']} fiche(s), {c['chunks']} passages, {c['sentences']} phrases "
+        f"Index {manifest.version} construit en {manifest.build_seconds:.1f} s "
+        f"({'complet' if b['full'] else 'incrémental'} : {b['reason']}) : {c['documents']} document(s), "
+        f"{c['records']} fiche(s), {c['chunks']} passages, {c['sentences']} phrases ; "
+        f"{b['embedded']} texte(s) vectorisé(s){rate}, {b['reused']} réutilisé(s) "
         f"({manifest.embedder['id']}) → {settings.index.dir}",
         highlight=False,
     )

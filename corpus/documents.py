@@ -1,4 +1,4 @@
-"""Source documents: loading ``.txt``, ``.md`` and ``.html`` files with their metadata sidecars.
+"""Source documents: loading ``.txt``, ``.md``, ``.html`` and ``.pdf`` (text layer) files with their metadata sidecars.
 
 A sidecar ``<stem>.meta.yaml`` next to a file gives its id, title, author,
 publisher, date, canonical URL and the links it cites. Without one, the id is
@@ -143,6 +143,39 @@ def read_html(raw: str) -> tuple[str, str | None]:
     return "\n\n".join(p for p in paragraphs if p) + "\n", parser.h1 or parser.title
 
 
+def read_pdf(raw: bytes) -> tuple[str, str | None]:
+    """The text layer of a PDF, page after page, and its title (document properties, else first line).
+
+    Raises:
+        ValueError: not a PDF, encrypted, damaged, or without a text layer (a scan).
+    """
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(raw))
+        if reader.is_encrypted:
+            raise ValueError("PDF chiffré : impossible d'en lire le texte")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = (reader.metadata.title if reader.metadata else None) or None
+    except (PdfReadError, OSError, KeyError, TypeError, AttributeError) as exc:  # pypdf's ways of saying « damaged »
+        raise ValueError(f"PDF illisible ({type(exc).__name__}: {exc})") from None
+    paragraphs = []
+    for page in pages:
+        # pypdf breaks lines where the page did: rejoin them, keep blank lines as paragraph breaks
+        for block in re.split(r"\n\s*\n", page):
+            joined = re.sub(r"-\n(?=[a-zà-ÿ])", "", block)
+            joined = " ".join(joined.split())
+            if joined:
+                paragraphs.append(joined)
+    text = "\n\n".join(paragraphs)
+    if not text.strip():
+        raise ValueError("PDF sans couche texte (document scanné ?) : rien à indexer")
+    return text + "\n", (title.strip() if isinstance(title, str) and title.strip() else paragraphs[0][:120])
+
+
 def _load_sidecar(path: Path) -> dict:
     sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
     if not sidecar.exists():
@@ -164,14 +197,17 @@ def load_document(path: Path, root: Path) -> Document:
         ValueError: the file is not UTF-8, empty, of an unknown type or has a bad sidecar.
     """
     reader = READERS.get(path.suffix.lower())
-    if reader is None:
+    if reader is None and path.suffix.lower() != ".pdf":
         raise ValueError(f"type de fichier non pris en charge ({path.suffix or 'sans extension'})")
     raw_bytes = path.read_bytes()
-    try:
-        raw = raw_bytes.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"n'est pas encodé en UTF-8 (octet {exc.start})") from exc
-    text, found_title = reader(raw)
+    if reader is None:
+        text, found_title = read_pdf(raw_bytes)
+    else:
+        try:
+            raw = raw_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"n'est pas encodé en UTF-8 (octet {exc.start})") from exc
+        text, found_title = reader(raw)
     if not text.strip():
         raise ValueError("fichier vide")
     meta = _load_sidecar(path)
@@ -179,12 +215,14 @@ def load_document(path: Path, root: Path) -> Document:
     doc_id = str(meta.pop("id", None) or slugify(relative))
     title = str(meta.pop("title", None) or found_title or path.stem)
     source = str(meta.get("url") or path.relative_to(root).as_posix())
+    # Everything the index keeps of the document: its bytes, and the id, title and metadata of its sidecar.
+    described = repr((doc_id, title, sorted(meta.items()))).encode()
     return Document(
         doc_id=doc_id,
         title=title,
         text=text,
         source=source,
-        content_hash=hashlib.sha256(raw_bytes + repr(sorted(meta.items())).encode()).hexdigest(),
+        content_hash=hashlib.sha256(raw_bytes + described).hexdigest(),
         metadata={"path": path.relative_to(root).as_posix(), **meta},
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ import numpy as np
 from corpus.documents import Document, Problem
 from corpus.errors import AssistantError, CorpusError, IndexCorrupted, IndexMismatch, IndexNotBuilt
 from index.chunking import Chunk, chunk_document, chunker_fingerprint
-from index.manifest import Manifest, sha256_file, write_json
+from index.manifest import FORMAT, Manifest, sha256_file, write_json
 from index.stores import DenseStore, LexicalStore
 
 CURRENT = "CURRENT"
@@ -60,6 +61,118 @@ def sentence_embedding_text(chunk: Chunk, sentence: str) -> str:
     return f"{chunk.section or chunk.title} — {sentence}"
 
 
+@dataclass
+class BuildPlan:
+    """What a build will do: which documents are new, changed or gone, and how many texts to embed.
+
+    Passages are matched by the exact text the embedder sees, so an unchanged passage keeps its vector
+    even when its document changed elsewhere, moved or was renamed.
+    """
+
+    full: bool
+    reason: str  # why a full build, or « incrémental »
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+    unchanged: int
+    to_embed: int
+    reused: int
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Prepared:
+    chunks: list[Chunk]
+    sentence_texts: list[str]
+    texts: list[str]  # chunk embedding texts, then sentence embedding texts
+    cache: dict[str, np.ndarray]
+    plan: BuildPlan
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _settings_mismatch(manifest: Manifest, embedder_id: str, chunk_chars: int, chunk_overlap: int) -> str | None:
+    if manifest.format != FORMAT:
+        return f"format d'index {manifest.format} → {FORMAT}"
+    if manifest.embedder.get("id") != embedder_id:
+        return f"embedder changé ({manifest.embedder.get('id')} → {embedder_id})"
+    if manifest.chunker.get("fingerprint") != chunker_fingerprint(chunk_chars, chunk_overlap):
+        return (f"découpage changé ({manifest.chunker.get('max_chars')}/{manifest.chunker.get('overlap')} → "
+                f"{chunk_chars}/{chunk_overlap})")
+    if manifest.bm25 != BM25_PARAMS:
+        return "paramètres BM25 ou analyseur changés"
+    return None
+
+
+def _vector_cache(index_dir: Path, embedder_id: str, chunk_chars: int, chunk_overlap: int,
+                  ) -> tuple[dict[str, np.ndarray], Manifest | None, str | None]:
+    """Vectors of the current version by embedded text, or why they cannot be reused."""
+    try:
+        old = load_index(index_dir)
+    except IndexNotBuilt:
+        return {}, None, "pas encore d'index"
+    except AssistantError as exc:
+        return {}, None, f"index actuel inutilisable ({str(exc).split('. ')[0]})"
+    reason = _settings_mismatch(old.manifest, embedder_id, chunk_chars, chunk_overlap)
+    if reason:
+        return {}, old.manifest, reason
+    cache = {}
+    chunk_vectors = old.dense.faiss_index.reconstruct_n(0, len(old.chunks))
+    for chunk, vector in zip(old.chunks, chunk_vectors):
+        cache[_text_key(chunk.embedding_text())] = vector
+        for (a, b), row in zip(chunk.sentences, chunk.sentence_rows):
+            cache[_text_key(sentence_embedding_text(chunk, chunk.text[a:b]))] = old.sentence_vectors[row]
+    return cache, old.manifest, None
+
+
+def prepare_build(index_dir: Path, documents: list[Document], *, embedder_id: str, chunk_chars: int = 700,
+                  chunk_overlap: int = 1, full: bool = False, progress: Progress | None = None) -> _Prepared:
+    """Chunk the corpus and find which texts already have a vector in the current version."""
+    progress = progress or (lambda *_: None)
+    chunks: list[Chunk] = []
+    for i, doc in enumerate(documents, 1):
+        chunks.extend(chunk_document(doc, chunk_chars, chunk_overlap))
+        progress("découpage", i, len(documents))
+    if not chunks:
+        raise CorpusError("Aucun passage à indexer : les documents du corpus n'ont aucun texte après leur titre.")
+    sentence_rows: dict[tuple[str, int, int], int] = {}
+    sentence_texts: list[str] = []
+    for chunk in chunks:
+        rows = []
+        for a, b in chunk.sentences:
+            key = (chunk.doc_id, chunk.start + a, chunk.start + b)
+            if key not in sentence_rows:
+                sentence_rows[key] = len(sentence_texts)
+                sentence_texts.append(sentence_embedding_text(chunk, chunk.text[a:b]))
+            rows.append(sentence_rows[key])
+        chunk.sentence_rows = rows
+    texts = [c.embedding_text() for c in chunks] + sentence_texts
+    if full:
+        cache, manifest, reason = {}, _current_manifest(index_dir), "reconstruction complète demandée (--full)"
+    else:
+        cache, manifest, reason = _vector_cache(index_dir, embedder_id, chunk_chars, chunk_overlap)
+    changes = corpus_changes(manifest, documents) if manifest else {
+        "added": sorted(d.doc_id for d in documents), "changed": [], "removed": []}
+    keys = {_text_key(t) for t in texts}
+    reused = sum(1 for k in keys if k in cache)
+    plan = BuildPlan(full=reason is not None, reason=reason or "incrémental", added=changes["added"],
+                     changed=changes["changed"], removed=changes["removed"],
+                     unchanged=len(documents) - len(changes["added"]) - len(changes["changed"]),
+                     to_embed=len(keys) - reused, reused=reused)
+    return _Prepared(chunks, sentence_texts, texts, cache, plan)
+
+
+def _current_manifest(index_dir: Path) -> Manifest | None:
+    try:
+        return read_manifest(current_version(index_dir))
+    except AssistantError:
+        return None
+
+
 def build_index(
     index_dir: Path,
     documents: list[Document],
@@ -70,11 +183,13 @@ def build_index(
     chunk_overlap: int = 1,
     problems: list[Problem] | None = None,
     progress: Progress | None = None,
+    full: bool = False,
 ) -> Manifest:
-    """Chunk, embed and index ``documents`` into a new version, then make it current.
+    """Index ``documents`` into a new version, embedding only texts the current version lacks, then make it current.
 
-    The version is written beside the current one and switched to with one atomic rename of
-    the ``CURRENT`` pointer, so readers never see a half-written index.
+    The version is written beside the current one (files fsynced) and switched to with one atomic
+    rename of the ``CURRENT`` pointer, so readers never see a half-written index and a build killed
+    at any point leaves the previous version in service.
 
     Args:
         index_dir: Root of the index (holds ``CURRENT`` and ``versions/``).
@@ -84,33 +199,25 @@ def build_index(
         chunk_chars, chunk_overlap: Chunker settings.
         problems: Corpus problems to record in the manifest.
         progress: Called as ``progress(stage, done, total)``.
+        full: Re-embed everything, even texts the current version holds.
 
     Returns:
-        The manifest of the new current version.
+        The manifest of the new current version; ``manifest.build`` tells what was reused.
     """
     progress = progress or (lambda *_: None)
     started = time.perf_counter()
     with build_lock(index_dir):
-        chunks: list[Chunk] = []
-        for i, doc in enumerate(documents, 1):
-            chunks.extend(chunk_document(doc, chunk_chars, chunk_overlap))
-            progress("découpage", i, len(documents))
-        if not chunks:
-            raise CorpusError("Aucun passage à indexer : les documents du corpus n'ont aucun texte après leur titre.")
-        sentence_rows: dict[tuple[str, int, int], int] = {}
-        sentence_texts: list[str] = []
-        for chunk in chunks:
-            rows = []
-            for a, b in chunk.sentences:
-                key = (chunk.doc_id, chunk.start + a, chunk.start + b)
-                if key not in sentence_rows:
-                    sentence_rows[key] = len(sentence_texts)
-                    sentence_texts.append(sentence_embedding_text(chunk, chunk.text[a:b]))
-                rows.append(sentence_rows[key])
-            chunk.sentence_rows = rows
-
-        texts = [c.embedding_text() for c in chunks] + sentence_texts
-        vectors = _embed(embedder, texts, progress)
+        prepared = prepare_build(index_dir, documents, embedder_id=embedder.identity, chunk_chars=chunk_chars,
+                                 chunk_overlap=chunk_overlap, full=full, progress=progress)
+        chunks, sentence_texts, texts, cache = prepared.chunks, prepared.sentence_texts, prepared.texts, prepared.cache
+        keys = [_text_key(t) for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in cache))
+        by_key = {k: t for k, t in zip(keys, texts)}
+        embed_started = time.perf_counter()
+        fresh = _embed(embedder, [by_key[k] for k in missing], progress)
+        embed_seconds = time.perf_counter() - embed_started
+        cache.update(zip(missing, fresh))
+        vectors = np.stack([cache[k] for k in keys]).astype(np.float32)
         chunk_vectors, sentence_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
         dense = DenseStore.from_vectors(chunk_vectors)
         lexical = LexicalStore.from_texts([c.embedding_text() for c in chunks], BM25_PARAMS["k1"], BM25_PARAMS["b"])
@@ -128,6 +235,7 @@ def build_index(
         per_doc: dict[str, int] = {}
         for chunk in chunks:
             per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
+        plan = prepared.plan
         manifest = Manifest(
             version=version,
             built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -143,6 +251,10 @@ def build_index(
                     "chunks": len(chunks), "sentences": len(sentence_texts)},
             files=_checksums(staging),
             problems=[str(p) for p in problems or []],
+            build={"full": plan.full, "reason": plan.reason, "added": len(plan.added), "changed": len(plan.changed),
+                   "removed": len(plan.removed), "embedded": len(missing), "reused": len(set(keys)) - len(missing),
+                   "embed_seconds": round(embed_seconds, 3),
+                   "passages_per_second": round(len(missing) / embed_seconds, 2) if missing and embed_seconds else None},
         )
         manifest.build_seconds = round(time.perf_counter() - started, 3)
         manifest.save(staging)

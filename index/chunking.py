@@ -165,12 +165,12 @@ def chunk_document(doc: Document, max_chars: int = 700, overlap: int = 1) -> lis
     text = doc.text
     body_start = 0
     lines = text.split("\n", 1)
-    if lines and lines[0].split() == doc.title.split():
+    if lines and lines[0].lstrip("# ").split() == doc.title.split():
         body_start = len(lines[0])  # the title line is metadata, not a passage
     sections: list[tuple[str, list[Span]]] = [("", [])]
     for p_start, p_end in _paragraphs(text, body_start, len(text)):
         if is_heading(text, (p_start, p_end)) and not _looks_like_url(text[p_start:p_end]):
-            sections.append((text[p_start:p_end], []))
+            sections.append((text[p_start:p_end].lstrip("#").strip(), []))  # « ## Budget » → « Budget »
             continue
         sections[-1][1].extend(split_sentences(text, p_start, p_end))
     chunks: list[Chunk] = []

@@ -34,6 +34,7 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     format: int = FORMAT
+    build: dict = field(default_factory=dict)  # full or incremental, why, texts embedded and reused
 
     FILE = "manifest.json"
 

@@ -213,3 +213,31 @@ def test_non_boolean_abstain_strings_and_bad_field_types(tmp_path):
     a, b, c = read_items(source)
     assert a.expectation.abstain is False
     assert "expect" in b.message and "doc_ids" in c.message
+
+
+def test_generative_batch_with_a_backend_that_fails_midway_keeps_every_answer(tmp_path, real_index_dir):
+    from tests.llm_server import FakeLLMServer
+
+    source = tmp_path / "q.jsonl"
+    write_jsonl(source, [q for q in QUESTIONS if q["id"] != "vide"])
+    calls = []
+
+    def reply(body):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the model server falls over")  # the connection drops: a broken backend
+        return "Le PEPR IA est doté de 73 millions d'euros sur six ans [1]."
+
+    with FakeLLMServer() as server:
+        server.reply = reply
+        env = {"ASSISTANT_LLM__BACKEND": "ollama", "ASSISTANT_LLM__BASE_URL": server.url, "ASSISTANT_LLM__MODEL": "m",
+               "ASSISTANT_LLM__CONDENSE_FOLLOWUPS": "false"}
+        result = run(source, "-o", tmp_path / "out.jsonl", "--mode", "generative", "--workers", "2",
+                     index_dir=real_index_dir, env=env)
+    assert result.returncode == 0, result.stderr  # a fallback is an answer, not an error
+    records = {r["id"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
+    assert list(records) == ["budget", "suite", "hors", "sharp"]
+    assert records["hors"]["abstained"] is True and records["hors"]["generation"] is None
+    fallbacks = [r for r in records.values() if r["fallback"]]
+    assert any(r["fallback"]["reason"] in {"truncated", "unavailable", "protocol"} for r in fallbacks)
+    assert all("73 millions" in records[i]["answer"] for i in ("budget", "suite"))

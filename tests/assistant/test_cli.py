@@ -116,3 +116,28 @@ def test_ask_imports_neither_gradio_nor_torch(real_index_dir):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert "73 millions" in result.stdout
+
+
+def test_ask_generative_against_a_model_server(real_index_dir):
+    from tests.llm_server import FakeLLMServer
+
+    with FakeLLMServer() as server:
+        server.reply = "Le PEPR IA est doté de 73 millions d'euros sur six ans [1]."
+        env = {"ASSISTANT_LLM__BACKEND": "openai", "ASSISTANT_LLM__BASE_URL": f"{server.url}/v1",
+               "ASSISTANT_LLM__MODEL": "m"}
+        result = run("ask", "--json", "--mode", "generative", "Quel est le budget du PEPR IA ?", env=env,
+                     index_dir=real_index_dir)
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert data["mode"] == "generative" and data["generation"]["grounded"] is True
+        assert data["answer"].startswith("Le PEPR IA est doté de 73 millions") and data["citations"]
+
+        server.behaviour = "error"
+        result = run("ask", "--mode", "generative", "Quel est le budget du PEPR IA ?", env=env, index_dir=real_index_dir)
+        assert result.returncode == 0 and "73 millions" in result.stdout
+        assert "Génération indisponible" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unknown_mode_is_refused_in_one_line(real_index_dir):
+    result = run("ask", "--mode", "poetique", "Quel est le budget du PEPR IA ?", index_dir=real_index_dir)
+    assert result.returncode == 1 and "answer.mode" in result.stderr and "Traceback" not in result.stderr
