@@ -108,3 +108,33 @@ def test_eval_refuses_unusable_input(tmp_path, real_index_dir):
     bad_report.write_text("[1, 2]", encoding="utf-8")
     result = run(DEV, "--compare", bad_report)
     assert result.returncode == 1 and "comparaison" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_generative_eval_reports_what_the_model_wrote_and_why_it_fell_back(real_assistant):
+    import dataclasses
+
+    from assistant.batch import BatchItem
+    from assistant.generative import GenerativeAnswerer
+    from assistant.llm import OpenAIBackend
+    from tests.llm_server import FakeLLMServer
+
+    items = [i for i in read_items(DEV, "jsonl") if i.id in {"dev-001", "dev-002", "dev-003"}]
+    assert len(items) == 3 and all(isinstance(i, BatchItem) for i in items)
+    with FakeLLMServer() as server:
+        # right for the budget question, unsupported for the others
+        server.reply = "Le PEPR IA est doté de 73 millions d'euros sur six ans [1]."
+        assistant = dataclasses.replace(real_assistant, generator=GenerativeAnswerer(
+            OpenAIBackend(f"{server.url}/v1", "m")))
+        original = assistant.settings.answer.mode
+        assistant.settings.answer.mode = "generative"
+        try:
+            report = run_eval(assistant, items)
+        finally:
+            assistant.settings.answer.mode = original
+    generation = report["generation"]
+    assert generation["asked"] == 3
+    assert 0 < generation["grounded_share"] < 1 and generation["accuracy_of_generated"] == 1.0
+    assert sum(generation["fallbacks"].values()) == 3 - round(generation["grounded_share"] * 3)
+    assert report["citation_validity"] == 1.0
+    by_id = {i["id"]: i for i in report["items"]}
+    assert by_id["dev-002"]["mode"] == "generative" and by_id["dev-002"]["correct"]
