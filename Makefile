@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 # x86-64 CPU with AVX2 (the default native build dies with "Illegal instruction" on these machines).
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: install install-llm index run test test-fast clean
+.PHONY: install install-llm browser index run test test-fast clean
 
 install: $(VENV)/.installed
 
@@ -36,7 +36,14 @@ run: install
 	$(BIN)/assistant index status --check >/dev/null 2>&1 || $(BIN)/assistant index build
 	$(BIN)/assistant serve
 
-test: install-llm
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installation de Chromium (paquet Debian) pour les tests dans le navigateur…"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: install-llm browser
 	$(BIN)/python -m pytest
 
 test-fast: install-llm

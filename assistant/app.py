@@ -74,21 +74,23 @@ class Assistant:
             self.index, self.retriever, self.answerer = index, retriever, answerer
             return True
 
-    def ask(self, question: str, history: list[str] | None = None, *, mode: str | None = None) -> Answer:
+    def ask(self, question: str, history: list[str] | None = None, *, mode: str | None = None,
+            top_k: int | None = None) -> Answer:
         """Answer one question, optionally as a follow-up of earlier user questions.
 
-        ``mode`` overrides ``answer.mode`` (``extractive``, ``generative`` or ``auto``).
+        ``mode`` overrides ``answer.mode`` (``extractive``, ``generative`` or ``auto``); ``top_k`` overrides
+        ``retrieval.top_k`` (passages the answer is drawn from).
 
         Raises:
             InvalidQuestion: empty, too long, or not text.
         """
-        for event in self.ask_stream(question, history, mode=mode):
+        for event in self.ask_stream(question, history, mode=mode, top_k=top_k):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("ask_stream ended without an answer")  # pragma: no cover
 
     def ask_stream(self, question: str, history: list[str] | None = None, *,
-                   mode: str | None = None) -> Iterator[str | Answer]:
+                   mode: str | None = None, top_k: int | None = None) -> Iterator[str | Answer]:
         """Like :meth:`ask`, but yields the generated text as it arrives, then the final :class:`Answer`.
 
         The pieces are a draft: the final answer may replace them (by the extractive answer) when the
@@ -108,7 +110,7 @@ class Assistant:
         if expansion:
             query = f"{query} {expansion}"
         vector = retriever.query_vector(query) if retriever.mode != "bm25" else None
-        top_k = self.settings.retrieval.top_k
+        top_k = min(max(int(top_k), 1), 50) if top_k else self.settings.retrieval.top_k
         hits = retriever.retrieve(query, top_k + self.settings.retrieval.corroboration_pool, query_vector=vector)
         retrieved = time.perf_counter()
         answer = answerer.answer(question, query, hits[:top_k], vector, extra_hits=hits[top_k:])
@@ -214,6 +216,24 @@ def build_index_from_settings(settings: Settings, progress=None, *, full: bool =
         problems=problems, progress=progress, full=full,
     )
     return manifest, problems
+
+
+def index_status(settings: Settings) -> dict:
+    """The current index version, its counts and embedder, and what changed in the corpus since.
+
+    Raises:
+        IndexNotBuilt, IndexCorrupted: no readable current version.
+    """
+    from corpus.load import load_corpus
+    from index.build import corpus_changes, read_manifest
+
+    folder = current_version(settings.index.dir)
+    manifest = read_manifest(folder)
+    documents, _ = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir)
+    changes = corpus_changes(manifest, documents)
+    return {"path": str(folder), "version": manifest.version, "built_at": manifest.built_at,
+            "embedder": manifest.embedder, "counts": manifest.counts, "problems": manifest.problems,
+            "corpus_changed": any(changes.values()), "changes": changes}
 
 
 def plan_index_build(settings: Settings, *, full: bool = False):

@@ -144,20 +144,14 @@ def index_status(
 
     Exemple : assistant index status --json
     """
-    from corpus.load import load_corpus
-    from index.build import corpus_changes, current_version, load_index, read_manifest
+    from assistant.app import index_status as read_status
+    from index.build import load_index
     from index.embedders import make_embedder
 
     settings = load_settings()
-    folder = current_version(settings.index.dir)
-    manifest = read_manifest(folder)
+    status = read_status(settings)
     if check:  # refuses an index built with another embedder or analyser, or with damaged files
         load_index(settings.index.dir, make_embedder(settings.index.embedder, settings.index.st_model).identity)
-    documents, _ = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir)
-    changes = corpus_changes(manifest, documents)
-    status = {"path": str(folder), "version": manifest.version, "built_at": manifest.built_at,
-              "embedder": manifest.embedder, "counts": manifest.counts, "problems": manifest.problems,
-              "corpus_changed": any(changes.values()), "changes": changes}
     if json_out:
         print(json.dumps(status, ensure_ascii=False))
     else:

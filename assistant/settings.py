@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 import corpus
@@ -93,7 +93,18 @@ class LLMSettings(Section):
 class UISettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=1, le=65535)
-    max_queue: int = Field(32, ge=1)
+    max_queue: int = Field(32, ge=1, description="Questions en attente au plus ; au-delà, « occupé »")
+    admin: bool = Field(False, description="Onglet d'administration (état de l'index, reconstruction)")
+    feedback_path: Path = PROJECT_ROOT / "var" / "feedback.jsonl"
+    username: str = Field("", description="Identifiant exigé si défini (avec ui.password)")
+    password: SecretStr | None = Field(None, description="Mot de passe ; de préférence ASSISTANT_UI__PASSWORD")
+    max_upload_bytes: int = Field(0, ge=0, le=50_000_000, description="Taille maximale d'un envoi ; 0 = aucun envoi")
+
+    @model_validator(mode="after")
+    def _login_is_complete(self):
+        if bool(self.username) != (self.password is not None):
+            raise ValueError("ui.username et ui.password vont ensemble")
+        return self
 
 
 class Settings(BaseSettings):

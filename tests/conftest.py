@@ -54,3 +54,11 @@ def real_assistant(real_index_dir, clean_settings):
     from assistant.app import build
 
     return build(clean_settings(index=IndexSettings(dir=real_index_dir)))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can tell a failed test (browser screenshots)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -7,7 +7,7 @@ import pytest
 from assistant.generative import GenerativeAnswerer
 from assistant.llm import OpenAIBackend
 from tests.llm_server import FakeLLMServer
-from tests.ui.test_gradio_app import free_port
+from tests.ui.test_gradio_app import free_port, last_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.ui]
 
@@ -32,25 +32,31 @@ def client(real_assistant, model_server):
     demo.close()
 
 
+def generative(client, question):
+    return list(client.submit(question, [], "generative", 5, "fr", api_name="/chat"))
+
+
 def test_the_draft_streams_then_the_checked_answer_replaces_it(client, model_server):
     model_server.behaviour = "ok"
     model_server.reply = "Le PEPR IA est doté de 73 millions d'euros sur six ans [1]."
-    parts = list(client.submit("Quel est le budget du PEPR IA ?", "generative", api_name="/chat"))
-    drafts = [p for p in parts if p.startswith("✍️")]
+    parts = generative(client, "Quel est le budget du PEPR IA ?")
+    texts = [last_text(p[0]) for p in parts]
+    drafts = [t for t in texts if t.startswith("✍️")]
     assert len(drafts) > 2  # the model's words arrived piece by piece
-    final = parts[-1]
-    assert final.startswith("Le PEPR IA est doté de 73 millions d'euros sur six ans [1]")
-    assert "**Sources**" in final and "✍️" not in final
+    final, sources = texts[-1], parts[-1][2]
+    assert final.startswith("Le PEPR IA est doté de 73 millions d'euros sur six ans [\\[1\\]](#source-1)")
+    assert "✍️" not in final and 'id="source-1"' in sources
 
 
 def test_a_broken_backend_shows_the_extracts_with_a_notice(client, model_server):
     model_server.behaviour = "error"
-    final = client.predict("Quel est le budget du PEPR IA ?", "generative", api_name="/chat")
-    assert "Génération indisponible" in final and "73 millions" in final and "**Sources**" in final
+    parts = generative(client, "Quel est le budget du PEPR IA ?")
+    final = last_text(parts[-1][0])
+    assert "Génération indisponible" in final and "73 millions" in final and 'id="source-1"' in parts[-1][2]
 
 
 def test_an_unsupported_draft_never_stays_on_the_page(client, model_server):
     model_server.behaviour = "ok"
     model_server.reply = "Le budget du PEPR IA est de 999 millions d'euros [1]."
-    final = client.predict("Quel est le budget du PEPR IA ?", "generative", api_name="/chat")
+    final = last_text(generative(client, "Quel est le budget du PEPR IA ?")[-1][0])
     assert "999" not in final and "73 millions" in final and "pas entièrement appuyée" in final

@@ -35,22 +35,58 @@ def client(server):
     return Client(server, verbose=False)
 
 
+def last_text(history) -> str:
+    from ui.app import _content
+
+    return _content(history[-1])
+
+
+def ask(client, question, history=(), mode="extractive", top_k=5, lang="fr"):
+    """The chat endpoint as the page calls it: (question, history, mode, passages, language) →
+    (history, cleared textbox, sources panel)."""
+    return client.predict(question, list(history), mode, top_k, lang, api_name="/chat")
+
+
 def test_answers_with_sources_through_the_api(client):
-    reply = client.predict("Quel est le budget du PEPR IA ?", api_name="/chat")
-    assert "73 millions" in reply
-    assert "**Sources**" in reply and "https://cifl.com/?p=71377" in reply
+    history, box, sources = ask(client, "Quel est le budget du PEPR IA ?")
+    answer = last_text(history)
+    assert "73 millions" in answer and "(#source-1)" in answer and box == ""
+    assert 'id="source-1"' in sources and "https://cifl.com/?p=71377" in sources
+    assert '<mark class="quote">' in sources and "73 millions" in sources.split('<mark class="quote">')[1]
 
 
 def test_streams_the_answer_in_pieces(client):
-    job = client.submit("Où est installé le supercalculateur Jean Zay ?", api_name="/chat")
-    parts = list(job)
-    assert len(parts) > 1 and parts[-1].startswith(parts[0][:10])
-    assert "IDRIS" in parts[-1]
+    job = client.submit("Où est installé le supercalculateur Jean Zay ?", [], "extractive", 5, "fr", api_name="/chat")
+    texts = [last_text(part[0]) for part in job]
+    assert len(texts) > 2 and texts[-1].startswith(texts[-2][:10])
+    assert "IDRIS" in texts[-1]
+
+
+def test_a_follow_up_uses_the_conversation(client):
+    history, _, _ = ask(client, "Qu'est-ce que le PEPR IA ?")
+    history, _, sources = ask(client, "Et qui le co-pilote ?", history)
+    assert "CEA" in last_text(history) and "Inria" in last_text(history)
+    assert len([m for m in history if m["role"] == "user"]) == 2
 
 
 def test_out_of_corpus_and_empty_questions_get_a_clear_message(client):
-    assert "Je ne trouve pas" in client.predict("Quelle est la capitale de l'Australie ?", api_name="/chat")
-    assert "vide" in client.predict("   ", api_name="/chat")
+    history, _, sources = ask(client, "Quelle est la capitale de l'Australie ?")
+    assert "Je ne trouve pas" in last_text(history) and "source-1" not in sources
+    assert "vide" in last_text(ask(client, "   ")[0])
+
+
+def test_answers_render_as_text_never_as_html_or_remote_images(client):
+    from assistant.answer import Answer
+    from ui.app import render_answer, render_sources
+
+    hostile = Answer(question="q", answer="<img src=x onerror=alert(1)> ![](http://evil.example/x.png) <script>x</script>",
+                     abstained=True)
+    shown = render_answer(hostile)
+    import re
+
+    assert not re.search(r"(?<!\\)[<>\[\]!]", shown)  # every tag or image character is escaped
+    assert "evil.example" in shown  # kept, as inert text
+    assert "<img" not in render_sources(None, {}) and "<script" not in render_sources(None, {})
 
 
 def listening_addresses(port: int) -> set[str]:

@@ -1,0 +1,142 @@
+"""The page in a real browser: Debian's Chromium, headless, driven by Playwright, against a real Gradio server.
+
+Screenshots of a failing test are saved under ``test-artifacts/`` (or $TEST_ARTIFACTS).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.ui.test_gradio_app import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.ui]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def feedback_file(tmp_path_factory):
+    return tmp_path_factory.mktemp("feedback") / "feedback.jsonl"
+
+
+@pytest.fixture(scope="module")
+def page_url(real_assistant, feedback_file):
+    from ui.app import launch
+
+    settings = real_assistant.settings.model_copy(update={"ui": real_assistant.settings.ui.model_copy(
+        update={"admin": True, "feedback_path": feedback_file})})
+    assistant = dataclasses.replace(real_assistant, settings=settings)
+    port = free_port()
+    demo = launch(assistant, host="127.0.0.1", port=port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make test` installs it (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, page_url, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(page_url)
+    page.wait_for_selector("#question textarea")
+    yield page
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def ask(page, question: str) -> None:
+    bots_before = page.locator("#chatbot .bot").count()
+    page.fill("#question textarea", question)
+    page.press("#question textarea", "Enter")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#chatbot .bot').length > n", arg=bots_before)
+    page.wait_for_function("() => !document.querySelector('#chatbot .pending, #chatbot .generating')"
+                           " && document.querySelector('#question textarea').value === ''")
+    page.wait_for_timeout(300)
+
+
+def last_answer(page) -> str:
+    return page.locator("#chatbot .bot").last.inner_text()
+
+
+def test_ask_follow_up_cite_vote_and_start_again(page, feedback_file):
+    ask(page, "Quel est le budget du PEPR IA ?")
+    assert "73 millions" in last_answer(page)
+    panel = page.locator("#sources-panel")
+    assert panel.locator(".source").count() >= 1
+    assert "73 millions" in panel.locator("mark.quote").first.inner_text()
+
+    page.locator("#chatbot .bot").last.locator("a[href='#source-1']").first.click()
+    page.wait_for_timeout(300)
+    assert page.locator("#source-1").is_visible()
+
+    ask(page, "Et qui le co-pilote ?")
+    answer = last_answer(page)
+    assert "CEA" in answer and "Inria" in answer
+
+    page.fill("#comment textarea", "Très clair, merci.")
+    page.locator("#chatbot button[aria-label='Like']").last.click()
+    page.wait_for_function("() => document.querySelector('#vote-status').innerText.includes('Merci')")
+    vote = json.loads(feedback_file.read_text(encoding="utf-8").splitlines()[-1])
+    assert vote["vote"] == "up" and vote["comment"] == "Très clair, merci."
+    assert vote["question"] == "Et qui le co-pilote ?" and "CEA" in vote["answer"] and vote["citations"]
+
+    page.click("#new-conversation")
+    page.wait_for_function("() => document.querySelectorAll('#chatbot .bot').length === 0")
+    assert page.locator("#sources-panel .source").count() == 0
+
+
+def test_switching_to_english(page):
+    page.get_by_label("English").check()
+    page.wait_for_function("() => document.querySelector('#send').innerText.includes('Send')")
+    assert page.locator("#new-conversation").inner_text().strip() == "New conversation"
+    ask(page, "What is the budget of the PEPR IA?")
+    assert "73" in last_answer(page)
+
+
+def test_hostile_text_is_shown_inert(page):
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    ask(page, "<img src=x onerror=alert(1)> ![](http://evil.example/x.png) budget du PEPR IA ?")
+    page.wait_for_timeout(500)
+    user = page.locator("#chatbot .user").last
+    assert user.locator("img").count() == 0 and not dialogs
+    assert not [u for u in requests if "evil.example" in u]
+
+
+def test_admin_rebuild_while_a_question_is_answered(page):
+    page.get_by_role("tab", name="Administration").click()
+    assert "Version" in page.locator("#admin-status").inner_text()
+    page.click("#admin-rebuild")
+    page.get_by_role("tab", name="Conversation").click()
+    ask(page, "Où est installé le supercalculateur Jean Zay ?")
+    assert "IDRIS" in last_answer(page)
+    page.get_by_role("tab", name="Administration").click()
+    page.wait_for_function("() => document.querySelector('#admin-progress').innerText.includes('en service')",
+                           timeout=300_000)
