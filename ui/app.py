@@ -43,6 +43,8 @@ TEXTS = {
         "examples_list": ["Quel est le budget du PEPR IA ?", "Qui porte le projet SHARP ?",
                           "Où est installé le supercalculateur Jean Zay ?", "Quels sont les clusters IA retenus en 2024 ?"],
         "internal": "⚠️ Une erreur interne est survenue ; la question n'a pas pu être traitée. Réessayez.",
+        "busy": "⏳ L'assistant est très sollicité en ce moment : trop de questions attendent déjà. Réessayez dans "
+                "un instant.",
     },
     "en": {
         "title": "CNRS and artificial intelligence — a sourced assistant",
@@ -61,6 +63,8 @@ TEXTS = {
         "examples_list": ["What is the budget of the PEPR IA?", "Who leads the SHARP project?",
                           "Where is the Jean Zay supercomputer installed?", "Which AI clusters were selected in 2024?"],
         "internal": "⚠️ An internal error occurred; the question could not be handled. Please try again.",
+        "busy": "⏳ The assistant is very busy right now: too many questions are already waiting. Please try "
+                "again in a moment.",
     },
 }
 TITLE = TEXTS["fr"]["title"]
@@ -162,10 +166,42 @@ def _lang_of(lang: str | None) -> str:
     return lang if lang in TEXTS else "fr"
 
 
-def create_app(assistant: Assistant) -> gr.Blocks:
-    """Build the Gradio page for ``assistant`` (nothing is launched)."""
+class Slots:
+    """Questions answered at once (one per core) and a bounded line of waiting ones.
+
+    Gradio's own full queue answers with an English error toast; this bound is checked inside the chat
+    handler, so a question past it gets a clear « busy » message in the conversation instead.
+    """
+
+    def __init__(self, running: int, waiting: int):
+        self._running = threading.BoundedSemaphore(running)
+        self._lock = threading.Lock()
+        self.waiting_limit = waiting
+        self.waiting = 0
+
+    def enter(self) -> bool:
+        with self._lock:
+            if self.waiting >= self.waiting_limit:
+                return False
+            self.waiting += 1
+        self._running.acquire()
+        with self._lock:
+            self.waiting -= 1
+        return True
+
+    def leave(self) -> None:
+        self._running.release()
+
+
+def create_app(assistant: Assistant, *, running: int = 2, max_queue: int | None = None) -> gr.Blocks:
+    """Build the Gradio page for ``assistant`` (nothing is launched).
+
+    ``running`` questions are answered at once; up to ``max_queue`` (default ``ui.max_queue``) wait; the
+    next ones are told the service is busy."""
     settings = assistant.settings
     feedback = FeedbackLog(settings.ui.feedback_path)
+    max_queue = max_queue or settings.ui.max_queue
+    slots = Slots(running, max_queue)
     chunk_map = {}
 
     def chunks() -> dict:
@@ -185,6 +221,17 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         history = history + [{"role": "user", "content": _md(message or "")},
                              {"role": "assistant", "content": "…"}]
         yield history, "", gr.update(), answers
+        if not slots.enter():
+            history[-1] = {"role": "assistant", "content": t["busy"]}
+            yield history, "", gr.update(), answers + [None]
+            return
+        try:
+            yield from _answer(message, history, answers, earlier, mode, top_k, lang)
+        finally:
+            slots.leave()
+
+    def _answer(message, history, answers, earlier, mode, top_k, lang):
+        t = TEXTS[lang]
         answer, draft = None, ""
         try:
             for event in assistant.ask_stream(message, history=earlier, mode=mode or None,
@@ -281,8 +328,11 @@ def create_app(assistant: Assistant) -> gr.Blocks:
 
         inputs = [box, chatbot, answers, mode, top_k, lang]
         outputs = [chatbot, box, sources, answers]
-        box.submit(respond, inputs, outputs, api_name="chat", concurrency_id="chat")
-        send.click(respond, inputs, outputs, api_name=False, concurrency_id="chat")
+        # Gradio lets every question in (up to its own queue size); ``slots`` decides who runs and who is told
+        # the service is busy.
+        limit = running + max_queue + 1
+        box.submit(respond, inputs, outputs, api_name="chat", concurrency_id="chat", concurrency_limit=limit)
+        send.click(respond, inputs, outputs, api_name=False, concurrency_id="chat", concurrency_limit=limit)
         examples.click(lambda sample: sample[0], [examples], [box], api_name=False)
         new.click(lambda lang: ([], "", render_sources(None, {}, _lang_of(lang)), [], "", ""), [lang],
                   [chatbot, box, sources, answers, comment, vote_status], api_name="new_conversation")
@@ -381,8 +431,9 @@ def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, *, b
            max_queue: int | None = None):
     """Serve the chat on ``host:port`` (loopback by default; never a share link; login when configured)."""
     ui = assistant.settings.ui
-    demo = create_app(assistant)
-    demo.queue(max_size=max_queue or ui.max_queue, default_concurrency_limit=2)
+    max_queue = max_queue or ui.max_queue
+    demo = create_app(assistant, max_queue=max_queue)
+    demo.queue(max_size=4 * max_queue + 16, default_concurrency_limit=2)
     auth = None
     if ui.username and ui.password is not None:
         auth = (ui.username, ui.password.get_secret_value())

@@ -60,3 +60,42 @@ def test_an_unsupported_draft_never_stays_on_the_page(client, model_server):
     model_server.reply = "Le budget du PEPR IA est de 999 millions d'euros [1]."
     final = last_text(generative(client, "Quel est le budget du PEPR IA ?")[-1][0])
     assert "999" not in final and "73 millions" in final and "pas entièrement appuyée" in final
+
+
+def test_past_the_waiting_line_a_question_is_told_the_service_is_busy(real_assistant, model_server):
+    import threading
+
+    from gradio_client import Client
+
+    from ui.app import launch
+
+    model_server.behaviour = "slow"  # each answer takes about 2 s: the two running slots stay taken
+    model_server.stall_seconds = 2.0
+    model_server.reply = "Le PEPR IA est doté de 73 millions d'euros sur six ans [1]."
+    backend = OpenAIBackend(f"{model_server.url}/v1", "m", stall_timeout=5.0)
+    assistant = dataclasses.replace(real_assistant, generator=GenerativeAnswerer(backend, deadline_s=20.0))
+    port = free_port()
+    demo = launch(assistant, host="127.0.0.1", port=port, block=False, max_queue=1)
+    try:
+        finals: list[str] = []
+        lock = threading.Lock()
+
+        def one():
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            history, _, _ = client.predict("Quel est le budget du PEPR IA ?", [], "generative", 5, "fr",
+                                           api_name="/chat")
+            with lock:
+                finals.append(last_text(history))
+
+        threads = [threading.Thread(target=one) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        busy = [f for f in finals if "très sollicité" in f]
+        answered = [f for f in finals if "73 millions" in f]
+        assert len(finals) == 6 and len(busy) + len(answered) == 6
+        assert busy and len(answered) >= 3  # two running and one waiting got their answer
+    finally:
+        demo.close()
+        model_server.stall_seconds = 3.0
