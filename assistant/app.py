@@ -44,7 +44,7 @@ class Assistant:
     generator: GenerativeAnswerer | None = None
     _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _refused_version: str | None = field(default=None, repr=False, compare=False)
-    _serving: tuple | None = field(default=None, repr=False, compare=False)  # (index, retriever, answerer) after a switch
+    _swap_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def refresh(self) -> bool:
         """Switch to the index's current version if a build has made a new one; True if it switched.
@@ -69,9 +69,8 @@ class Assistant:
                 self._refused_version = version
                 return False
             retriever, answerer = _components(self.settings, index, self.retriever.embedder)
-            # One assignment switches all three together; a question in flight keeps the ones it started with.
-            self._serving = (index, retriever, answerer)
-            self.index, self.retriever, self.answerer = index, retriever, answerer
+            with self._swap_lock:  # all three switch together; a question in flight keeps the ones it took
+                self.index, self.retriever, self.answerer = index, retriever, answerer
             return True
 
     def ask(self, question: str, history: list[str] | None = None, *, mode: str | None = None,
@@ -102,7 +101,8 @@ class Assistant:
             raise InvalidQuestion(f"mode de réponse inconnu « {mode} » (possibles : {', '.join(MODES)})")
         self.refresh()
         # one index version for the whole question, even if a switch happens meanwhile
-        _, retriever, answerer = self._serving or (self.index, self.retriever, self.answerer)
+        with self._swap_lock:
+            retriever, answerer = self.retriever, self.answerer
         started = time.perf_counter()
         history = [h for h in (history or []) if isinstance(h, str) and h.strip()]
         query, condensed_by = self._condense(question, history, mode)
@@ -234,6 +234,13 @@ def index_status(settings: Settings) -> dict:
     return {"path": str(folder), "version": manifest.version, "built_at": manifest.built_at,
             "embedder": manifest.embedder, "counts": manifest.counts, "problems": manifest.problems,
             "corpus_changed": any(changes.values()), "changes": changes}
+
+
+def describe_changes(changes: dict[str, list[str]]) -> str:
+    """« 1 ajouté(s), 2 modifié(s) » from :func:`index.build.corpus_changes`; empty when nothing changed."""
+    return ", ".join(f"{len(ids)} {label}" for label, ids in (("ajouté(s)", changes["added"]),
+                                                             ("modifié(s)", changes["changed"]),
+                                                             ("retiré(s)", changes["removed"])) if ids)
 
 
 def plan_index_build(settings: Settings, *, full: bool = False):

@@ -161,9 +161,10 @@ def index_status(
 
 
 def _print_status(status: dict) -> None:
+    from assistant.app import describe_changes
+
     changes, manifest_counts = status["changes"], status["counts"]
-    changed = ", ".join(f"{len(v)} {k}" for k, v in (("ajouté(s)", changes["added"]), ("modifié(s)", changes["changed"]),
-                                                      ("retiré(s)", changes["removed"])) if v)
+    changed = describe_changes(changes)
     print(f"Version   : {status['version']} ({status['built_at']})\nDossier   : {status['path']}\n"
           f"Embedder  : {status['embedder']['id']} ({status['embedder']['dimension']} dim.)\n"
           f"Contenu   : " + ", ".join(f"{k} {v}" for k, v in manifest_counts.items()) + "\n"

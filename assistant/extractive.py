@@ -27,7 +27,7 @@ _DATE = re.compile(
 _NUMBER = re.compile(r"\d")
 _PERSON = re.compile(r"\b[A-ZÉ][a-zéèï]+(?:-[A-ZÉ][a-zéèï]+)? [A-ZÉ][A-Za-zéèï-]+")
 
-def _type_match(kind: str | None, sentence: str) -> float:
+def type_match(kind: str | None, sentence: str) -> float:
     if kind == "money":
         return 1.0 if _MONEY.search(sentence) else 0.0
     if kind == "date":
@@ -168,9 +168,9 @@ class ExtractiveAnswerer:
                 elif query_vector is None:
                     dense = coverage  # BM25-only retrieval: lexical evidence stands for both
                 w = self.weights
-                field = _record_field(chunk, sentence)[0]
+                field = record_field(chunk, sentence)[0]
                 field_match = 1.0 if fields and field in fields else 0.0
-                score = (w["dense"] * dense + w["coverage"] * coverage + w["type"] * _type_match(kind, sentence)
+                score = (w["dense"] * dense + w["coverage"] * coverage + w["type"] * type_match(kind, sentence)
                          + w["rank"] / (1 + rank) + w["subject"] * subject + w["field"] * field_match)
                 if len(sentence) < 25 or sentence.startswith(("http://", "https://")):
                     score *= 0.5
@@ -189,7 +189,7 @@ class ExtractiveAnswerer:
             key = (chunk.chunk_id, c.text)
             if key not in by_chunk:
                 by_chunk[key] = len(citations) + 1
-                field, source = _record_field(chunk, c.text)
+                field, source = record_field(chunk, c.text)
                 citations.append(
                     Citation(
                         n=by_chunk[key], doc_id=chunk.doc_id, title=chunk.title, source=source or chunk.source,
@@ -227,7 +227,7 @@ def _same_statement(a: Candidate, b: Candidate) -> bool:
         return True
     ca, cb = a.hit.chunk, b.hit.chunk
     if ca.kind == cb.kind == "record" and ca.doc_id == cb.doc_id:
-        return _field_meaning(_record_field(ca, a.text)[0]) == _field_meaning(_record_field(cb, b.text)[0])
+        return _field_meaning(record_field(ca, a.text)[0]) == _field_meaning(record_field(cb, b.text)[0])
     return False
 
 
@@ -268,16 +268,16 @@ def _other_asked_fields(question: str, best: Candidate, candidates: list[Candida
     if len(groups) < 2:
         return []
     subject = best.hit.chunk.doc_id
-    answered = {_record_field(c.hit.chunk, c.text)[0] for c in chosen}
+    answered = {record_field(c.hit.chunk, c.text)[0] for c in chosen}
     added = []
     for group in groups:
         if group & answered:
             continue
         for c in candidates:
-            if c.hit.chunk.doc_id == subject and _record_field(c.hit.chunk, c.text)[0] in group \
+            if c.hit.chunk.doc_id == subject and record_field(c.hit.chunk, c.text)[0] in group \
                     and c.score >= 0.6 * best.score and all(c.text != o.text for o in chosen + added):
                 added.append(c)
-                answered.add(_record_field(c.hit.chunk, c.text)[0])
+                answered.add(record_field(c.hit.chunk, c.text)[0])
                 break
     return added
 
@@ -325,7 +325,7 @@ def _corroboration(best: Candidate, key: str | None, candidates: list[Candidate]
     return agreeing[0] if agreeing else None
 
 
-def _record_field(chunk, quote: str) -> tuple[str | None, str | None]:
+def record_field(chunk, quote: str) -> tuple[str | None, str | None]:
     """For a quote from a record: the field it states and that fact's own source URL."""
     if chunk.kind != "record":
         return None, None

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 
 from assistant.answer import Answer, Citation
-from assistant.extractive import _record_field, _type_match
+from assistant.extractive import record_field, type_match
 from assistant.grounding import Passage, build_prompt, check_answer, fence, select_passages, unconfirmed
 from assistant.llm import Backend, GenerationFailed, LocalBackend, Prompt
 from assistant.question import expected_type
@@ -93,7 +93,7 @@ class GenerativeAnswerer:
             detail = "; ".join(check.problems) or "réponse vide"
             yield self._fallback(extractive, mode, english, "empty" if not raw else "unsupported", detail,
                                  raw, started, first)
-        elif (kind := expected_type(question)) and not any(_type_match(kind, s.text) for s in check.sentences):
+        elif (kind := expected_type(question)) and not any(type_match(kind, s.text) for s in check.sentences):
             yield self._fallback(extractive, mode, english, "off_target", f"la question attend : {kind}",
                                  raw, started, first)
         elif mode == "auto" and (extra := unconfirmed([s.text for s in check.sentences],
@@ -112,7 +112,7 @@ class GenerativeAnswerer:
             if key not in numbers:
                 numbers[key] = len(citations) + 1
                 chunk = s.passage.chunk
-                field, source = _record_field(chunk, s.quote)
+                field, source = record_field(chunk, s.quote)
                 citations.append(Citation(n=numbers[key], doc_id=chunk.doc_id, title=chunk.title,
                                           source=source or chunk.source, chunk_id=chunk.chunk_id, quote=s.quote,
                                           score=0.0, field=field))

@@ -36,6 +36,8 @@ def percentile(values: list[float], q: float) -> float | None:
 def run_load(url: str, conversations: int, timeout: float) -> dict:
     from gradio_client import Client
 
+    from ui.app import message_text
+
     first, total, errors = [], [], []
     lock = threading.Lock()
     barrier = threading.Barrier(conversations)
@@ -51,10 +53,8 @@ def run_load(url: str, conversations: int, timeout: float) -> dict:
                 final = None
                 for update in client.submit(question, history, "extractive", 5, "fr", api_name="/chat"):
                     history = update[0]
-                    text = history[-1]["content"] if history else ""
-                    text = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)
-                    if seen_first is None and text and text != "…" and "[{'text': '…'" not in text \
-                            and '"text": "…"' not in text:
+                    text = message_text(history[-1]) if history else ""
+                    if seen_first is None and text and text != "…":
                         seen_first = time.perf_counter() - started
                     final = text
                 elapsed = time.perf_counter() - started

@@ -87,6 +87,7 @@ class _Prepared:
     chunks: list[Chunk]
     sentence_texts: list[str]
     texts: list[str]  # chunk embedding texts, then sentence embedding texts
+    keys: list[str]  # their hashes, the cache's keys
     cache: dict[str, np.ndarray]
     plan: BuildPlan
 
@@ -157,13 +158,14 @@ def prepare_build(index_dir: Path, documents: list[Document], *, embedder_id: st
         cache, manifest, reason = _vector_cache(index_dir, embedder_id, chunk_chars, chunk_overlap)
     changes = corpus_changes(manifest, documents) if manifest else {
         "added": sorted(d.doc_id for d in documents), "changed": [], "removed": []}
-    keys = {_text_key(t) for t in texts}
-    reused = sum(1 for k in keys if k in cache)
+    keys = [_text_key(t) for t in texts]
+    distinct = set(keys)
+    reused = sum(1 for k in distinct if k in cache)
     plan = BuildPlan(full=reason is not None, reason=reason or "incrémental", added=changes["added"],
                      changed=changes["changed"], removed=changes["removed"],
                      unchanged=len(documents) - len(changes["added"]) - len(changes["changed"]),
-                     to_embed=len(keys) - reused, reused=reused)
-    return _Prepared(chunks, sentence_texts, texts, cache, plan)
+                     to_embed=len(distinct) - reused, reused=reused)
+    return _Prepared(chunks, sentence_texts, texts, keys, cache, plan)
 
 
 def _current_manifest(index_dir: Path) -> Manifest | None:
@@ -209,8 +211,8 @@ def build_index(
     with build_lock(index_dir):
         prepared = prepare_build(index_dir, documents, embedder_id=embedder.identity, chunk_chars=chunk_chars,
                                  chunk_overlap=chunk_overlap, full=full, progress=progress)
-        chunks, sentence_texts, texts, cache = prepared.chunks, prepared.sentence_texts, prepared.texts, prepared.cache
-        keys = [_text_key(t) for t in texts]
+        chunks, sentence_texts, texts = prepared.chunks, prepared.sentence_texts, prepared.texts
+        keys, cache = prepared.keys, prepared.cache
         missing = list(dict.fromkeys(k for k in keys if k not in cache))
         by_key = {k: t for k, t in zip(keys, texts)}
         embed_started = time.perf_counter()

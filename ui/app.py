@@ -74,7 +74,7 @@ MODES = TEXTS["fr"]["modes"]
 
 def user_questions(history: list) -> list[str]:
     """The user's earlier questions, oldest first, from Gradio's message history."""
-    return [_unmd(_content(m)) for m in history or [] if _role(m) == "user" and _content(m).strip()]
+    return [_unmd(message_text(m)) for m in history or [] if _role(m) == "user" and message_text(m).strip()]
 
 
 def _md(text: str) -> str:
@@ -273,7 +273,7 @@ def create_app(assistant: Assistant, *, running: int = 2, max_queue: int | None 
             "vote": "up" if data.liked is True or data.liked == "Like" else "down",
             "comment": (comment or "").strip()[:2000],
             "question": question[0],
-            "answer": answer["answer"] if answer else _content((history or [])[index]) if history else "",
+            "answer": answer["answer"] if answer else message_text(history[index]) if history else "",
             "abstained": answer["abstained"] if answer else None,
             "mode": answer["mode"] if answer else None,
             "citations": [{k: c.get(k) for k in ("n", "doc_id", "chunk_id", "source", "quote")}
@@ -346,7 +346,7 @@ def _role(message) -> str | None:
     return message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
 
 
-def _content(message) -> str:
+def message_text(message) -> str:
     """A message's text, whether Gradio gives it as a string or as a list of typed parts."""
     content = message.get("content") if isinstance(message, dict) else getattr(message, "content", "")
     if isinstance(content, str):
@@ -360,7 +360,7 @@ def _content(message) -> str:
 def _admin_tab(assistant: Assistant) -> None:
     """Index status and an incremental rebuild that runs in the background; chat keeps answering meanwhile
     and switches to the new version at its next question."""
-    from assistant.app import build_index_from_settings, index_status
+    from assistant.app import build_index_from_settings, describe_changes, index_status
 
     running = threading.Lock()
 
@@ -370,9 +370,7 @@ def _admin_tab(assistant: Assistant) -> None:
         except AssistantError as exc:
             return f"⚠️ {_md(str(exc))}"
         changes = s["changes"]
-        changed = ", ".join(f"{len(v)} {k}" for k, v in (("ajouté(s)", changes["added"]),
-                                                         ("modifié(s)", changes["changed"]),
-                                                         ("retiré(s)", changes["removed"])) if v)
+        changed = describe_changes(changes)
         counts = ", ".join(f"{k} {v}" for k, v in s["counts"].items())
         return (f"**Version** {s['version']} ({s['built_at']})  \n**Embedder** {s['embedder']['id']}  \n"
                 f"**Contenu** {counts}  \n**En service** {assistant.index.manifest.version}  \n"

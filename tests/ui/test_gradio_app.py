@@ -36,9 +36,9 @@ def client(server):
 
 
 def last_text(history) -> str:
-    from ui.app import _content
+    from ui.app import message_text
 
-    return _content(history[-1])
+    return message_text(history[-1])
 
 
 def ask(client, question, history=(), mode="extractive", top_k=5, lang="fr"):
