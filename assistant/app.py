@@ -198,7 +198,8 @@ def _components(settings: Settings, index: LoadedIndex, embedder) -> tuple[Hybri
     a = settings.answer
     answerer = ExtractiveAnswerer(index, settings.index.embedder, max_sentences=a.max_sentences,
                                   min_confidence=a.min_confidence, dense_weight=a.dense_weight,
-                                  unknown_penalty=a.unknown_penalty, min_dense_english=a.min_dense_english)
+                                  unknown_penalty=a.unknown_penalty, unsupported_penalty=a.unsupported_penalty,
+                                  min_dense_english=a.min_dense_english)
     return retriever, answerer
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from itertools import product
 
 from assistant.answer import verify_citations
 from assistant.batch import BatchItem, LineProblem, percentile
@@ -132,12 +133,18 @@ def _generation_metrics(results: list[ItemResult]) -> dict | None:
     }
 
 
+def _confidence(signals: dict, dense_weight: float, unknown_penalty: float, unsupported_penalty: float) -> float:
+    """The answerer's confidence (see ``ExtractiveAnswerer.confidence``) under other weights."""
+    return (dense_weight * signals["dense"] + (1 - dense_weight) * signals["coverage"]
+            - unknown_penalty * signals["unknown_share"] - unsupported_penalty * signals.get("unsupported", 0.0))
+
+
 def calibrate(results: list[ItemResult], max_false_abstention: float = 0.05) -> dict:
     """Fit the confidence weights and the abstention thresholds on answers produced without abstaining.
 
-    Confidence is ``w·dense + (1−w)·coverage − p·unknown_share`` (see ``ExtractiveAnswerer``); a French
-    question abstains below the threshold t (refused questions always abstain). The fit keeps the
-    (w, p, t) with the best accuracy among those whose false-abstention rate stays within the limit,
+    Confidence is ``w·dense + (1−w)·coverage − p·unknown_share − q·unsupported`` (see ``ExtractiveAnswerer``);
+    a French question abstains below the threshold t (refused questions always abstain). The fit keeps the
+    (w, p, q, t) with the best accuracy among those whose false-abstention rate stays within the limit,
     then the best abstention recall, then the lowest threshold. English questions, which unknown words
     cannot judge, get their own floor on sentence similarity: midway between the most similar
     unanswerable question below every answerable one and the least similar answerable one.
@@ -159,26 +166,23 @@ def calibrate(results: list[ItemResult], max_false_abstention: float = 0.05) -> 
     answerable = [r for r in french if not r.should_abstain]
     unanswerable = [r for r in french if r.should_abstain]
     best = None
-    for w in [x / 10 for x in range(0, 11)]:
-        for p in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0):
-            def score(r):
-                if refused(r):
-                    return float("-inf")
-                s = r.signals
-                return w * s["dense"] + (1 - w) * s["coverage"] - p * s["unknown_share"]
+    for w, p, q in product([x / 10 for x in range(0, 11)], (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
+                           (0.0, 0.5, 1.0, 2.0, 3.0)):
+        def score(r):
+            return float("-inf") if refused(r) else _confidence(r.signals, w, p, q)
 
-            conf_a = [(score(r), r.correct) for r in answerable]
-            conf_u = [score(r) for r in unanswerable]
-            finite = [c for c, _ in conf_a if c != float("-inf")] + [c for c in conf_u if c != float("-inf")]
-            for t in sorted({round(c + 1e-4, 4) for c in finite} | {-1.0}):
-                false_abstentions = sum(c < t for c, _ in conf_a)
-                if answerable and false_abstentions / len(answerable) > max_false_abstention:
-                    continue
-                recall_hits = sum(c < t for c in conf_u)
-                right = sum(c >= t and ok for c, ok in conf_a) + recall_hits
-                key = (right, recall_hits, -t)
-                if best is None or key > best[0]:
-                    best = (key, {"dense_weight": w, "unknown_penalty": p, "min_confidence": t})
+        conf_a = [(score(r), r.correct) for r in answerable]
+        conf_u = [score(r) for r in unanswerable]
+        finite = [c for c, _ in conf_a if c != float("-inf")] + [c for c in conf_u if c != float("-inf")]
+        for t in sorted({round(c + 1e-4, 4) for c in finite} | {-1.0}):
+            false_abstentions = sum(c < t for c, _ in conf_a)
+            if answerable and false_abstentions / len(answerable) > max_false_abstention:
+                continue
+            recall_hits = sum(c < t for c in conf_u)
+            right = sum(c >= t and ok for c, ok in conf_a) + recall_hits
+            key = (right, recall_hits, -t)
+            if best is None or key > best[0]:
+                best = (key, {"dense_weight": w, "unknown_penalty": p, "unsupported_penalty": q, "min_confidence": t})
     if best is None:
         return {}
     fit = best[1]
@@ -188,8 +192,7 @@ def calibrate(results: list[ItemResult], max_false_abstention: float = 0.05) -> 
         if refused(r):
             return True
         s = r.signals
-        confidence = (fit["dense_weight"] * s["dense"] + (1 - fit["dense_weight"]) * s["coverage"]
-                      - fit["unknown_penalty"] * s["unknown_share"])
+        confidence = _confidence(s, fit["dense_weight"], fit["unknown_penalty"], fit["unsupported_penalty"])
         return confidence < fit["min_confidence"] or (s.get("english") and s["dense"] < english_t)
 
     all_a = [r for r in usable if not r.should_abstain]

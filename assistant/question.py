@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from index.text import fold, words
+from index.text import analyze_words, fold, words
 
 _ENGLISH = frozenset("the what who when where which how is are does did of and in to".split())
 _FRENCH = frozenset("le la les du des est qui quel quelle quels combien comment où que et en de une un".split())
@@ -14,8 +14,13 @@ _FRENCH = frozenset("le la les du des est qui quel quelle quels combien comment 
 def expected_type(question: str) -> str | None:
     """The kind of value the question asks for, from its wording."""
     q = question.lower()
-    if re.search(r"\b(budget|montant|coût|cout|financ|dot[ée]|how much|funding|euros?)\b", q):
+    if re.search(r"\b(budget|montant|coût|cout|financ|dot[ée]|how much|funding|euros?|argent|somme)\b", q):
         return "money"
+    if re.search(r"\b(temps|durée|duree|how long)\b", q):
+        return "duration"
+    if re.search(r"\b(taux|pourcentage|proportion|percentage|rate)\b|(?<!de la )(?<!à )(?<!autre )(?<!nulle )"
+                 r"(?<!quelque )\bpart\b(?! entière)", q):
+        return "share"
     if re.search(r"\b(quand|date|année|depuis quand|when|what year|lancé|créé|inauguré)\b", q):
         return "date"
     if re.search(r"\b(combien|nombre|how many|pétaflops|petaflops|puissance)\b", q):
@@ -23,6 +28,25 @@ def expected_type(question: str) -> str | None:
     if re.search(r"\b(qui|who|dirige|directeur|directrice|coordonn|porte|pilot)\w*", q):
         return "person"
     return None
+
+
+# What a sentence holding each kind of value looks like.
+_VALUE = {
+    "money": re.compile(r"\d[\d  .,]*\s*(?:M€|Md€|k€|€|millions?|milliards?|euros?)", re.IGNORECASE),
+    "date": re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:janvier|février|mars|avril|mai|juin|juillet|août|"
+                       r"septembre|octobre|novembre|décembre)\b", re.IGNORECASE),
+    "duration": re.compile(r"\b(?:\d+|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze) (?:heures?|jours?|"
+                           r"semaines?|mois|ans?|années?)\b", re.IGNORECASE),
+    "share": re.compile(r"\d\s*%|\bpour ?cent\b|\bper ?cent\b", re.IGNORECASE),
+    "number": re.compile(r"\d"),
+    "person": re.compile(r"\b[A-ZÉ][a-zéèï]+(?:-[A-ZÉ][a-zéèï]+)? [A-ZÉ][A-Za-zéèï-]+"),
+}
+
+
+def type_match(kind: str | None, sentence: str) -> float:
+    """1.0 when ``sentence`` states a value of the ``kind`` :func:`expected_type` gave, else 0.0."""
+    pattern = _VALUE.get(kind)
+    return 1.0 if pattern and pattern.search(sentence) else 0.0
 
 
 # Question wording → record fields that answer it (French and English cues, matched on folded text).
@@ -37,6 +61,7 @@ FIELD_CUES = [
      {"budget", "funding", "amount"}),
     (r"\b(dirig\w*|directeur|directrice|direction|responsable|tete|leads?|director|head)\b",
      {"director", "head", "coordinators", "role"}),
+    (r"\b(role|fonction|poste)\b", {"role"}),
     (r"\b(coordon\w*|coordinat\w*|porte\w*|pilot\w*|copilot\w*|co-pilot\w*)\b",
      {"coordinators", "copilots", "lead_institution", "relations.lead", "operator", "relations.operator",
       "relations.coordinator"}),
@@ -94,3 +119,52 @@ _RECENT = re.compile(r"\b(actuel\w*|aujourd.hui|maintenant|desormais|dernier\w*|
 def asks_for_latest(question: str) -> bool:
     """« actuelle », « aujourd'hui », « latest »…: the most recent value is wanted."""
     return bool(_RECENT.search(fold(question)))
+
+
+# « Quel est le taux de sélection… », « Quelle est sa puissance… »: the attribute named, with its « de »
+# complement when that is a bare common noun (« taux de sélection »; not « budget du PEPR », « budget de
+# Confiance.ai »: those name the subject). The noun counted by « combien de » is not one: it is paraphrased
+# too often (« jeunes chercheurs » for « doctorants »).
+_ASKED = re.compile(r"(?i:\bquel(?:le)?s? (?:est|sont|[ée]tait|[ée]taient|sera|seront) (?:le |la |les |l['’]|son |sa |"
+                    r"ses |leurs? ))([\w-]+(?: de (?!l['’]|la |le |les )[a-zà-ÿ][\w-]*| d['’][a-zà-ÿ][\w-]*)?)")
+# « Quel est le nom de… » asks which thing, not one of its attributes: any name answers it.
+_NAMING = {"nom", "noms", "appellation", "identité"}
+
+
+def asked_attributes(question: str) -> list[str]:
+    """The attributes a French question asks for by name (« Quel est le taux de sélection… » → taux de sélection).
+
+    Other wordings (« Qui dirige… », « Quelle somme… », « Combien de… ») and English questions give none.
+    """
+    if is_english(question):
+        return []
+    found = [a.lower() for a in _ASKED.findall(question)]
+    return [a for a in found if a.split()[0] not in _NAMING]
+
+
+# « en 2024 », « depuis 2019 »: a year the question restricts to (« France 2030 » is a name, not one).
+_IN_YEAR = re.compile(r"\b(?:en|depuis|avant|après|apres|jusqu['’]en|dès) ((?:19|20)\d\d)\b", re.IGNORECASE)
+# « … pour Inria ? », « … pour la biologie marine ? »: a closing « pour » and the name it restricts to.
+_CLOSING_FOR = re.compile(r"\bpour ((?:le |la |les |l['’])?(?:[\w-]+ ?){1,3})\s*\?\s*$", re.IGNORECASE)
+
+
+def restrictive_qualifiers(question: str) -> list[str]:
+    """What a French question narrows its subject to: the years it restricts to, and a closing « pour X »
+    naming someone or something (« Qui est le directeur du PEPR IA pour Inria ? » → pour Inria).
+
+    « pour ses cinq années » refers back to the subject and « pour la période 2021-2024 » is a time span:
+    neither names anything new.
+    """
+    if is_english(question):
+        return []
+    found = _IN_YEAR.findall(question)
+    closing = _CLOSING_FOR.search(question)
+    if closing and _names_something(closing.group(1)):
+        found.append(f"pour {closing.group(1).strip()}")
+    return found
+
+
+def _names_something(phrase: str) -> bool:
+    refers_back = re.match(r"(ses|son|sa|leurs?) ", phrase, re.IGNORECASE)
+    time_span = re.search(r"\b(?:19|20)\d\d\b", phrase)
+    return bool(analyze_words(phrase)) and not refers_back and not time_span

@@ -73,3 +73,9 @@ def analyze(text: str) -> list[str]:
     ['inri', 'cnr', 'co', 'pilotent', 'don', 'donne']
     """
     return [term for variants in analyze_words(text) for term in variants]
+
+
+@lru_cache(maxsize=32768)
+def term_set(text: str) -> frozenset[str]:
+    """The analysed terms of ``text`` as a set, cached: the same passages come back query after query."""
+    return frozenset(analyze(text))

@@ -13,6 +13,9 @@ def test_language_answer_type_and_latest():
     assert is_english("Who leads the AISSAI centre?") and not is_english("Qui dirige le centre AISSAI ?")
     assert expected_type("Quel est le budget du PEPR IA ?") == "money"
     assert expected_type("Quand AISSAI a-t-il été créé ?") == "date"
+    assert expected_type("Combien de temps a duré l'entraînement de BLOOM ?") == "duration"
+    assert expected_type("Quelle part du capital de GENCI le CNRS détient-il ?") == "share"
+    assert expected_type("L'IA est-elle un champ de recherche à part entière ?") is None
     assert asks_for_latest("Quelle est la puissance actuelle de Jean Zay ?")
     assert not asks_for_latest("Quelle était la puissance de Jean Zay en 2019 ?")
 

@@ -1,0 +1,89 @@
+"""Does an answer stand on what its question takes for granted?
+
+A question can presuppose what the corpus never states: « le taux de sélection de l'appel » when only
+its amounts are known, « le directeur du PEPR IA pour Inria » when only the CNRS's is named, « en 2024 »
+when the sentence speaks of 2019-2023. The retrieved sentence then looks relevant, and answering with
+it would be wrong. Two checks on the sentences an answer would quote:
+
+- the attribute asked for by name (« Quel est le taux de sélection… ») must be stated by one of them:
+  one of its words, a record field it points to, or a value of its kind (« budget » → an amount);
+- each restrictive qualifier (« en 2024 », a closing « pour Inria ») must hold for the best of them:
+  stated in it, or in its record (its passage for a document) when the sentence does not restrict
+  itself otherwise (years of its own, a « pour le CNRS » of its own).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.question import asked_attributes, cued_fields, expected_type, restrictive_qualifiers, type_match
+from index.text import analyze, term_set
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence an answer would quote.
+
+    Attributes:
+        text: The sentence.
+        field: The record field it states, if it is a fiche line.
+        context: What surrounds it: its whole record for a fiche line, its passage otherwise.
+    """
+
+    text: str
+    field: str | None
+    context: str
+
+
+def unsupported_premise(question: str, evidence: list[Evidence]) -> str | None:
+    """The first premise of ``question`` that ``evidence`` (the best sentence first) does not support, or None.
+
+    The asked attribute may be stated by any of the sentences (each answers a part of a two-part
+    question); a qualifier restricts the whole question, so the best sentence must bear it.
+    """
+    attributes = asked_attributes(question)
+    if attributes and not any(_states(e, a) for e in evidence for a in attributes):
+        return f"attribut demandé : {attributes[0]}"
+    for qualifier in restrictive_qualifiers(question):
+        if not _bears(evidence[0], qualifier):
+            return f"précision : {qualifier}"
+    return None
+
+
+def _states(evidence: Evidence, attribute: str) -> bool:
+    """The sentence names the attribute, is the fiche line of a field it points to, or gives a value of its kind."""
+    if term_set(attribute) & term_set(evidence.text):
+        return True
+    if evidence.field and evidence.field.removeprefix("relations.") in cued_fields(attribute):
+        return True
+    return bool(type_match(expected_type(attribute), evidence.text))
+
+
+# A year or a span of years, with the word before it: « France 2030 » is a name, « mai 2024 » a date.
+_YEARS = re.compile(r"(\w*)\W*\b((?:19|20)\d\d)(?:-((?:19|20)\d\d))?\b")
+
+
+def _years(text: str) -> set[str]:
+    """The years a text states, those inside a span included (« 2021-2024 » states 2022), not those of names."""
+    return {str(y) for before, first, last in _YEARS.findall(text) if not before[:1].isupper()
+            for y in range(int(first), int(last or first) + 1)}
+
+
+# « pour le CNRS », « pour les neuf lauréats »: whom a sentence's fact holds for (« pour étudier » is a purpose).
+_FOR = re.compile(r"\bpour ((?:le |la |les |l['’])[^,;:.()]+|[A-ZÉ][^,;:.()]+)")
+
+
+def _bears(evidence: Evidence, qualifier: str) -> bool:
+    """The sentence holds for the qualifier: a year it states, or the « pour X » it restricts itself to.
+
+    A sentence that restricts itself otherwise (other years, « pour le CNRS ») does not answer « pour Inria »,
+    even when it mentions Inria elsewhere; one that does not may take the qualifier from its context.
+    """
+    if not qualifier.startswith("pour "):
+        return qualifier in (_years(evidence.text) or _years(evidence.context))
+    terms = set(analyze(qualifier))
+    own = _FOR.findall(evidence.text)
+    if own:
+        return any(terms <= set(analyze(" ".join(phrase.split()[:4]))) for phrase in own)
+    return terms <= term_set(evidence.text) or terms <= term_set(evidence.context)

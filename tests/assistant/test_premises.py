@@ -1,0 +1,92 @@
+"""Premise checks: an answer must state the attribute a question asks for and hold for what it restricts to."""
+
+import pytest
+
+from assistant.premises import Evidence, unsupported_premise
+from assistant.question import asked_attributes, restrictive_qualifiers
+
+# A real fiche line of the corpus: it names Inria, but states a director for the CNRS only.
+DIRECTOR = ("PEPR IA — direction : Jamal Atif, directeur du PEPR IA pour le CNRS (page reprenant l'article CNRS "
+            "« Intelligence artificielle : le CNRS en action ! » ; directeurs CEA et Inria non retrouvés).")
+PEPR_RECORD = "PEPR IA Programme co-piloté par le CEA, le CNRS et Inria et opéré par l'ANR, lancé le 25 mars 2024."
+
+
+def test_the_attribute_asked_by_name_is_read_with_its_bare_complement():
+    assert asked_attributes("Quel est le taux de sélection de l'appel à projets ?") == ["taux de sélection"]
+    assert asked_attributes("Quel est le budget du PEPR IA ?") == ["budget"]  # « du PEPR IA » is the subject
+    assert asked_attributes("Combien de jeunes chercheurs ont été formés ?") == []  # counted nouns are paraphrased
+    assert asked_attributes("Quel est le nom du supercalculateur de l'IDRIS ?") == []  # any name answers
+    assert asked_attributes("Qui dirige le PEPR IA ?") == asked_attributes("How many GPUs does Jean Zay have?") == []
+
+
+def test_years_and_a_closing_pour_restrict_the_question_names_and_spans_do_not():
+    assert restrictive_qualifiers("Combien de projets utilisaient Jean Zay en 2024 ?") == ["2024"]
+    assert restrictive_qualifiers("Qui est le directeur du PEPR IA pour Inria ?") == ["pour Inria"]
+    assert restrictive_qualifiers("De combien le cluster est-il doté par France 2030 ?") == []
+    assert restrictive_qualifiers("Quelle somme a-t-il reçue pour ses cinq prochaines années ?") == []
+    assert restrictive_qualifiers("Quel était son budget pour la période 2021-2024 ?") == []
+
+
+def test_a_fact_stated_for_one_organisation_does_not_answer_for_another():
+    evidence = [Evidence(DIRECTOR, "director", PEPR_RECORD)]
+    assert unsupported_premise("Qui est le directeur du PEPR IA pour le CNRS ?", evidence) is None
+    assert unsupported_premise("Qui est le directeur du PEPR IA pour Inria ?", evidence) == "précision : pour Inria"
+
+
+def test_a_qualifier_the_sentence_leaves_open_may_come_from_its_record():
+    budget = [Evidence("PEPR IA — budget : 73 millions d'euros sur six ans.", "budget", PEPR_RECORD)]
+    assert unsupported_premise("Quel est le budget du PEPR IA pour l'ANR ?", budget) is None
+    assert unsupported_premise("Quel est le budget du PEPR IA pour la biologie marine ?", budget) \
+        == "précision : pour la biologie marine"
+    assert unsupported_premise("Quel est le budget du PEPR IA en 2024 ?", budget) is None
+    assert unsupported_premise("Quel est le budget du PEPR IA en 2022 ?", budget) == "précision : 2022"
+
+
+def test_a_year_must_be_among_those_the_sentence_states_spans_included_names_excluded():
+    span = [Evidence("Confiance.ai — budget : 45 M€ sur 2021-2024 (quatre ans).", "budget", "Confiance.ai")]
+    assert unsupported_premise("Quel était le budget de Confiance.ai en 2022 ?", span) is None
+    cop = [Evidence("L'IA figure dans le contrat d'objectifs 2019-2023 du CNRS.", None, "Défi IA du CNRS 2024")]
+    assert unsupported_premise("Quels objectifs le CNRS a-t-il fixés à l'IA en 2024 ?", cop) == "précision : 2024"
+    named = [Evidence("MIAI Cluster — financement : 70 M€ sur cinq ans (France 2030).", "funding",
+                      "MIAI Cluster, lauréat annoncé en mai 2024")]
+    assert unsupported_premise("Quelle dotation le MIAI Cluster a-t-il reçue en 2024 ?", named) is None
+
+
+def test_the_asked_attribute_is_stated_by_its_word_its_field_or_a_value_of_its_kind():
+    amount = Evidence("Appel à projets « Fondements mathématiques » du PEPR IA — montant : aide par projet comprise "
+                      "entre 600 k€ et 1 M€.", "amount", "")
+    question = "Quel est le taux de sélection de l'appel à projets « Fondements mathématiques » ?"
+    assert unsupported_premise(question, [amount]) == "attribut demandé : taux de sélection"
+    assert unsupported_premise("Quel est le financement de l'appel ?", [amount]) is None  # field cued
+    share = Evidence("CNRS — participation au capital : 20 % du capital de GENCI.", "shareholding", "")
+    assert unsupported_premise("Quelle est la part du capital de GENCI détenue par le CNRS ?", [share]) is None
+    training = Evidence("BLOOM — entraînement : entraînement final de 117 jours.", "training", "")
+    assert unsupported_premise("Quelle est la durée de l'entraînement final de BLOOM ?", [training]) is None
+    assert unsupported_premise("Quel est le coût de l'entraînement de BLOOM ?", [training]) \
+        == "attribut demandé : coût"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question, expected", [
+    ("Qui dirige le PEPR IA pour le CNRS ?", "Atif"),
+    ("Quelle est la part du capital de GENCI détenue par le CNRS ?", "20 %"),
+    ("Quel est le rôle de Jamal Atif ?", "chargé de mission"),
+    ("Combien de projets d'IA utilisaient Jean Zay en 2024 ?", "1 400"),
+])
+def test_real_questions_whose_premises_hold_are_answered(real_assistant, question, expected):
+    answer = real_assistant.ask(question)
+    assert not answer.abstained and expected in answer.answer
+    assert answer.signals["unsupported"] == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", [
+    "Qui est le directeur du PEPR IA pour le CEA ?",
+    "Quel est le taux de réussite des appels du PEPR IA ?",
+    "Quel est le chiffre d'affaires de Hugging Face ?",
+    "Combien de GPU compte Jean Zay en 2030 ?",
+])
+def test_real_questions_on_a_premise_the_corpus_does_not_state_abstain(real_assistant, question):
+    answer = real_assistant.ask(question)
+    assert answer.abstained and answer.citations == []
+    assert answer.signals["unsupported"] == 1.0 and answer.signals["premise"]
