@@ -12,6 +12,7 @@ from itertools import product
 
 from assistant.answer import verify_citations
 from assistant.batch import BatchItem, LineProblem, percentile
+from assistant.extractive import weighted_confidence
 from corpus.errors import AssistantError
 
 WARM_UP = "Quel est le budget du PEPR IA ?"
@@ -133,12 +134,6 @@ def _generation_metrics(results: list[ItemResult]) -> dict | None:
     }
 
 
-def _confidence(signals: dict, dense_weight: float, unknown_penalty: float, unsupported_penalty: float) -> float:
-    """The answerer's confidence (see ``ExtractiveAnswerer.confidence``) under other weights."""
-    return (dense_weight * signals["dense"] + (1 - dense_weight) * signals["coverage"]
-            - unknown_penalty * signals["unknown_share"] - unsupported_penalty * signals.get("unsupported", 0.0))
-
-
 def calibrate(results: list[ItemResult], max_false_abstention: float = 0.05) -> dict:
     """Fit the confidence weights and the abstention thresholds on answers produced without abstaining.
 
@@ -169,7 +164,7 @@ def calibrate(results: list[ItemResult], max_false_abstention: float = 0.05) -> 
     for w, p, q in product([x / 10 for x in range(0, 11)], (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
                            (0.0, 0.5, 1.0, 2.0, 3.0)):
         def score(r):
-            return float("-inf") if refused(r) else _confidence(r.signals, w, p, q)
+            return float("-inf") if refused(r) else weighted_confidence(r.signals, w, p, q)
 
         conf_a = [(score(r), r.correct) for r in answerable]
         conf_u = [score(r) for r in unanswerable]
@@ -192,7 +187,7 @@ def calibrate(results: list[ItemResult], max_false_abstention: float = 0.05) -> 
         if refused(r):
             return True
         s = r.signals
-        confidence = _confidence(s, fit["dense_weight"], fit["unknown_penalty"], fit["unsupported_penalty"])
+        confidence = weighted_confidence(s, fit["dense_weight"], fit["unknown_penalty"], fit["unsupported_penalty"])
         return confidence < fit["min_confidence"] or (s.get("english") and s["dense"] < english_t)
 
     all_a = [r for r in usable if not r.should_abstain]

