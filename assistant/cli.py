@@ -410,7 +410,7 @@ def serve(
 
 @corpus_app.command("check")
 def corpus_check(json_out: Annotated[bool, typer.Option("--json", help="Sortie JSON sur stdout.")] = False):
-    """Valider tout le corpus (documents et fiches) et résumer son contenu.
+    """Valider tout le corpus (documents et fiches), résumer son contenu et lister les faits à plusieurs valeurs.
 
     Exemple : assistant corpus check
     """
@@ -421,14 +421,43 @@ def corpus_check(json_out: Annotated[bool, typer.Option("--json", help="Sortie J
     settings = load_settings()
     documents, problems = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir)
     kinds = Counter(d.metadata.get("record_kind", "document") for d in documents)
+    several = [{"record": d.doc_id, "field": f["field"], "values": [v["value"] for v in f["values"]]}
+               for d in documents if d.kind == "record" for f in d.metadata["facts"] if len(f["values"]) > 1]
     if json_out:
-        print(json.dumps({"counts": dict(kinds), "problems": [str(p) for p in problems]}, ensure_ascii=False))
+        print(json.dumps({"counts": dict(kinds), "several_values": several, "problems": [str(p) for p in problems]},
+                         ensure_ascii=False))
     else:
         print(f"{len(documents)} entrées : " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+        if several:
+            print(f"{len(several)} fait(s) à plusieurs valeurs (les réponses les donnent toutes, chacune avec sa source) :")
+            for item in several:
+                print(f"  {item['record']} › {item['field']} : " + " | ".join(item["values"]))
         for problem in problems:
             print(f"  problème : {problem}")
     if problems:
         raise typer.Exit(1)
+
+
+@corpus_app.command("show")
+def corpus_show(ids: Annotated[list[str], typer.Argument(help="Identifiants de fiches ou de documents.")]):
+    """Afficher le texte indexé de fiches ou de documents, tel que l'assistant le cite.
+
+    Exemple : assistant corpus show pepr-ia centre-aissai
+    """
+    from corpus.load import load_corpus
+
+    settings = load_settings()
+    documents, problems = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir)
+    by_id = {d.doc_id: d for d in documents}
+    unknown = [i for i in ids if i not in by_id]
+    for doc_id in ids:
+        if doc_id in by_id:
+            print(f"# {doc_id}\n{by_id[doc_id].text}")
+    for problem in problems:
+        if any(problem.where.endswith(f"› {i}") for i in ids):
+            print(f"problème : {problem}")
+    if unknown:
+        fail(f"identifiant(s) inconnu(s) : {', '.join(unknown)} (voir assistant corpus check)")
 
 
 def main():

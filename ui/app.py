@@ -21,7 +21,7 @@ import gradio as gr  # noqa: E402
 from assistant.answer import Answer  # noqa: E402
 from assistant.app import Assistant  # noqa: E402
 from corpus.errors import AssistantError  # noqa: E402
-from corpus.programme import label  # noqa: E402
+from corpus.fields import label  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,12 @@ TEXTS = {
         "s'afficheront ici.*", "admin": "Administration", "vote_saved": "Merci : avis enregistré.",
         "vote_failed": "Avis non enregistré : {error}", "draft": "✍️ *Rédaction en cours — la réponse sera vérifiée "
         "contre les sources…*", "passage": "Passage", "fields": "Champs de la fiche",
+        "differs": "valeur différente des autres sources",
         "modes": [("Extraits cités", "extractive"), ("Réponse rédigée, vérifiée", "generative"),
                   ("Automatique (rédigée si elle concorde)", "auto")],
         "examples_list": ["Quel est le budget du PEPR IA ?", "Qui porte le projet SHARP ?",
-                          "Où est installé le supercalculateur Jean Zay ?", "Quels sont les clusters IA retenus en 2024 ?"],
+                          "Où est installé le supercalculateur Jean Zay ?", "Quels sont les clusters IA retenus en 2024 ?",
+                          "Combien de doctorants ont été formés dans le cadre du PEPR IA ?"],
         "internal": "⚠️ Une erreur interne est survenue ; la question n'a pas pu être traitée. Réessayez.",
         "busy": "⏳ L'assistant est très sollicité en ce moment : trop de questions attendent déjà. Réessayez dans "
                 "un instant.",
@@ -57,11 +59,12 @@ TEXTS = {
         "no_sources": "*The sources of the latest answer will show here.*", "admin": "Administration",
         "vote_saved": "Thank you: feedback saved.", "vote_failed": "Feedback not saved: {error}",
         "draft": "✍️ *Writing — the answer will be checked against the sources…*", "passage": "Passage",
-        "fields": "Record fields",
+        "fields": "Record fields", "differs": "a value other sources do not give",
         "modes": [("Quoted extracts", "extractive"), ("Written answer, checked", "generative"),
                   ("Automatic (written when it agrees)", "auto")],
         "examples_list": ["What is the budget of the PEPR IA?", "Who leads the SHARP project?",
-                          "Where is the Jean Zay supercomputer installed?", "Which AI clusters were selected in 2024?"],
+                          "Where is the Jean Zay supercomputer installed?", "Which AI clusters were selected in 2024?",
+                          "How many PhD students has the PEPR IA trained?"],
         "internal": "⚠️ An internal error occurred; the question could not be handled. Please try again.",
         "busy": "⏳ The assistant is very busy right now: too many questions are already waiting. Please try "
                 "again in a moment.",
@@ -95,8 +98,7 @@ def _unmd(text: str) -> str:
 
 def field_label(field: str) -> str:
     """« budget », « coordination », « relations.programme » → « programme »: the fiche's own words."""
-    return label(field.removeprefix("relations.")) if field not in ("kind", "description") else {
-        "kind": "type", "description": "présentation"}[field]
+    return label(field)
 
 
 def render_answer(answer: Answer) -> str:
@@ -104,6 +106,8 @@ def render_answer(answer: Answer) -> str:
     [n] link to the sources panel."""
     notice = f"ℹ️ *{_md(answer.notice)}*\n\n" if answer.notice else ""
     text = _md(answer.answer)
+    if answer.disagreement:  # the sources give different values: each one is shown with its own source
+        text = f"⚖️ {text}"
     if not answer.abstained:
         text = re.sub(r"\\\[(\d+)\\\]", lambda m: f"[\\[{m.group(1)}\\]](#source-{m.group(1)})", text)
     return notice + text
@@ -133,11 +137,15 @@ def render_sources(answer: Answer | None, chunks: dict, lang: str = "fr") -> str
         else:
             shown = f'<mark class="quote">{html.escape(c.quote)}</mark>'
         field = f" · {html.escape(field_label(c.field))}" if c.field else ""
+        if answer.disagreement and c.n in answer.disagreement:
+            field += f' · <span class="differs">{html.escape(t["differs"])}</span>'
+
         parts.append(f'<div class="source" id="source-{c.n}"><p><b>[{c.n}]</b> {_link(c.source, c.title)}{field}</p>'
                      f'<blockquote class="passage">{shown}</blockquote>')
         if chunk is not None and chunk.kind == "record" and chunk.metadata.get("fields"):
-            rows = "".join(f"<tr><td>{html.escape(field_label(f))}</td><td>{html.escape(line.split(' : ', 1)[-1])}"
-                           f"</td></tr>" for line, f in chunk.metadata["fields"].items())
+            values = chunk.metadata.get("values", {})
+            rows = "".join(f"<tr><td>{html.escape(field_label(f))}</td><td>{html.escape(values.get(line, line))}"
+                           f"</td></tr>" for line, f in chunk.metadata["fields"].items() if f != "description")
             parts.append(f'<details><summary>{html.escape(t["fields"])}</summary><table class="fields">{rows}'
                          f"</table></details>")
         parts.append("</div>")
@@ -422,6 +430,7 @@ CSS = """
 #sources-panel .source { border-left: 3px solid #3b6fb6; padding-left: 8px; margin-bottom: 12px; }
 #sources-panel blockquote.passage { margin: 4px 0; font-size: 0.92em; }
 #sources-panel table.fields td { padding: 1px 6px; vertical-align: top; font-size: 0.88em; }
+#sources-panel .differs { background: #ffe2c6; border-radius: 3px; padding: 0 4px; font-size: 0.85em; }
 """
 
 

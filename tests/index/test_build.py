@@ -114,3 +114,15 @@ def test_sentence_transformers_backend_builds_a_real_index(tmp_path):
     loaded = load_index(tmp_path, embedder_identity=minilm.identity)
     best, _ = loaded.dense.search(minilm.encode_query("apple pie recipe with caramelised apples"), 1)[0]
     assert loaded.chunks[best].doc_id == "cuisine"
+
+
+@pytest.mark.slow
+def test_no_text_of_the_real_index_speaks_of_how_sources_were_read(real_index_dir):
+    """Notes about our own reading of pages (« copie lue », « non retrouvé », « déduit »…) are never indexed,
+    quoted or shown: not in a passage, not in what the embedder saw, not in the metadata the sources panel shows."""
+    from corpus.programme import RESEARCH_NOTE, fold
+
+    index = load_index(real_index_dir)
+    texts = {c.chunk_id: f"{c.embedding_text()} {json.dumps(c.metadata, ensure_ascii=False)}" for c in index.chunks}
+    assert len(texts) > 300
+    assert {cid: RESEARCH_NOTE.search(fold(t)).group(0) for cid, t in texts.items() if RESEARCH_NOTE.search(fold(t))} == {}
