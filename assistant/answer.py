@@ -36,12 +36,15 @@ class Answer:
     notice: str | None = None  # shown to the user above the answer: why the extracts replace a generated answer
     fallback: dict | None = None  # {"from": "generative", "reason": …, "detail": …} when the generated text was refused
     generation: dict | None = None  # backend, raw text, grounded or not, timings
+    disagreement: list[int] | None = None  # numbers of the citations that give different values of what was asked
     retrieved: list[str] = field(default_factory=list, repr=False)  # doc ids in rank order, for eval
     signals: dict = field(default_factory=dict, repr=False)  # what the confidence was computed from
 
     def to_dict(self) -> dict:
         data = asdict(self)
         del data["retrieved"], data["signals"]
+        if data["disagreement"] is None:
+            del data["disagreement"]
         for citation in data["citations"]:
             if citation["field"] is None:
                 del citation["field"]

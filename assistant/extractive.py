@@ -11,8 +11,13 @@ from assistant.answer import ABSTAIN_EN, ABSTAIN_FR, Answer, Citation
 from assistant.premises import Evidence, unsupported_premise
 from assistant.retrieval import Hit
 from index.build import LoadedIndex
-from assistant.question import (asks_for_latest, cued_field_groups, cued_fields, expected_type, is_english,
-                                refusal_reason, type_match)
+from assistant.agreement import (DISAGREEMENT_EN, DISAGREEMENT_FR, attributed, contradiction, corroboration,
+                                 disagreeing, headline_figure, without_repeats)
+from assistant.definitions import Definitions
+from assistant.fiche import record_field, record_group
+from assistant.figures import stated_figure
+from assistant.question import (asks_for_latest, asks_summary, cued_field_groups, cued_fields, definition_target,
+                                expected_type, is_english, refusal_reason, type_match)
 from index.text import analyze, analyze_words, fold, term_set
 
 # Cosine similarities of a query with its best sentence, mapped to [0, 1]: below ``low`` the
@@ -70,6 +75,7 @@ class ExtractiveAnswerer:
         for chunk in index.chunks:
             if chunk.kind == "record":
                 self.record_texts[chunk.doc_id] = f"{self.record_texts.get(chunk.doc_id, '')} {chunk.text}"
+        self.definitions = Definitions(index.chunks)
 
     def answer(self, question: str, query: str, hits: list[Hit], query_vector: np.ndarray | None,
                extra_hits: list[Hit] = ()) -> Answer:
@@ -83,6 +89,16 @@ class ExtractiveAnswerer:
             return self._abstain(question, english, 0.0, {"refused": refusal})
         if not analyze_words(query):  # « ??? », « le la les »: nothing to look for
             return self._abstain(question, english, 0.0, {"refused": "question sans contenu"})
+        subject = definition_target(question)
+        if subject or asks_summary(question):
+            record = self.definitions.named_record(subject or question)
+            if record is not None:
+                return self._whole(question, self.definitions.definition(record, self.max_sentences),
+                                   {"intent": "definition", "record": record})
+            document = next((h.chunk.doc_id for h in [*hits, *extra_hits] if h.chunk.kind == "document"), None)
+            if document is not None and asks_summary(question):
+                return self._whole(question, self.definitions.summary(document),
+                                   {"intent": "summary", "document": document})
         candidates = self._candidates(question, query, hits, query_vector)
         if candidates and asks_for_latest(question):
             candidates = _prefer_recent(candidates)
@@ -99,15 +115,43 @@ class ExtractiveAnswerer:
         confidence = self.confidence(signals)
         if confidence < self.min_confidence or (english and signals["dense"] < self.min_dense_english):
             return self._abstain(question, english, confidence, signals)
-        key = _headline_figure(best)
-        extra = [h for h in extra_hits if key and key in h.chunk.text]  # score only passages that could agree
+        kind = expected_type(question)
+        key = headline_figure(best)
+        # score only the next passages that could agree (the headline figure) or disagree (a figure of the kind asked)
+        extra = [h for h in extra_hits if (key and key in h.chunk.text) or stated_figure(h.chunk.text, kind, question)]
         pool = candidates + (self._candidates(question, query, extra, query_vector) if extra else [])
-        corroboration = _corroboration(best, key, [c for c in pool if _same_subject(c, best, query)], chosen)
-        if corroboration is not None:
-            chosen.append(corroboration)
-        answer = self._compose(question, chosen, confidence)
+        about = [c for c in pool if _same_subject(c, best, query)]
+        chosen = without_repeats(chosen + self._other_values(chosen), kind, question)
+        differing = contradiction(best, kind, question, about, chosen)
+        if differing is not None:
+            chosen.append(differing)
+        elif (agreeing := corroboration(best, key, about, chosen, kind, question)) is not None:
+            chosen.append(agreeing)
+        answer = self._compose(question, chosen, confidence, disagreement=disagreeing(chosen, kind, question))
         answer.signals = signals
         return answer
+
+    def _whole(self, question: str, sentences: list, signals: dict) -> Answer:
+        """An answer made of given (chunk, sentence) pairs: a definition or a summary."""
+        if not sentences:
+            return self._abstain(question, is_english(question), 0.0, signals)
+        answer = self._compose(question, [Candidate(Hit(chunk, 1.0), s, 1.0, 1.0, 1.0) for chunk, s in sentences], 1.0)
+        answer.signals = signals
+        return answer
+
+    def _other_values(self, chosen: list[Candidate]) -> list[Candidate]:
+        """For a chosen fiche line of a fact with several values, the lines of its other values."""
+        added = []
+        for c in chosen:
+            chunk = c.hit.chunk
+            group = record_group(chunk, c.text)
+            if group is None:
+                continue
+            for other in self.definitions.chunks_of[chunk.doc_id]:
+                for sentence in other.sentence_texts():
+                    if record_group(other, sentence) == group and all(sentence != o.text for o in chosen + added):
+                        added.append(Candidate(Hit(other, c.hit.score), sentence, c.score, c.dense, c.coverage))
+        return added
 
     def _choose(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
         """The best sentence, those nearly as good that say something else, and one per other part asked."""
@@ -162,7 +206,7 @@ class ExtractiveAnswerer:
             context = term_set(f"{chunk.title} {chunk.section} {chunk.metadata.get('keywords', '')}")
             subject = _subject_precision(chunk, terms)
             for i, sentence in enumerate(chunk.sentence_texts()):
-                present = term_set(_without_label(chunk, sentence))
+                present = term_set(sentence)
                 covered = sum(w * (1.0 if t in present else 0.6 if t in context else 0.0) for t, w in weights.items())
                 coverage = covered / total
                 dense = 0.0
@@ -178,16 +222,20 @@ class ExtractiveAnswerer:
                          + w["rank"] / (1 + rank) + w["subject"] * subject + w["field"] * field_match)
                 if len(sentence) < 25 or sentence.startswith(("http://", "https://")):
                     score *= 0.5
-                elif not definitional and field == "kind":
-                    score *= 0.6  # « X — type : personne. Autres noms : … » answers only « qu'est-ce que X ? »
+                elif not definitional and field == "aliases":
+                    score *= 0.6  # « X est aussi appelé Y » answers only « qu'est-ce que Y ? »
                 out.append(Candidate(hit, sentence, score, dense, coverage))
         out.sort(key=lambda c: -c.score)
         return out
 
-    def _compose(self, question: str, chosen: list[Candidate], confidence: float) -> Answer:
+    def _compose(self, question: str, chosen: list[Candidate], confidence: float,
+                 disagreement: list[str] | None = None) -> Answer:
+        """The answer text (each quote followed by its marker) and its citations. When sources disagree, a lead
+        says so and each differing quote says whose it is, unless its own words already do (« selon … »)."""
         citations: list[Citation] = []
         by_chunk: dict[tuple[str, str], int] = {}
         parts = []
+        english = is_english(question)
         for c in chosen:
             chunk = c.hit.chunk
             key = (chunk.chunk_id, c.text)
@@ -201,9 +249,17 @@ class ExtractiveAnswerer:
                     )
                 )
             shown = " ".join(c.text.split())
+            if disagreement and c.text in disagreement:
+                shown = attributed(shown, citations[by_chunk[key] - 1], chunk, english)
             parts.append(f"{shown} [{by_chunk[key]}]")
-        return Answer(question=question, answer=" ".join(parts), abstained=False,
-                      citations=citations, confidence=confidence)
+        text = " ".join(parts)
+        if disagreement:
+            text = f"{DISAGREEMENT_EN if english else DISAGREEMENT_FR} {text}"
+        answer = Answer(question=question, answer=text, abstained=False, citations=citations, confidence=confidence)
+        if disagreement:
+            answer.disagreement = sorted({by_chunk[(c.hit.chunk.chunk_id, c.text)] for c in chosen
+                                          if c.text in disagreement})
+        return answer
 
     @staticmethod
     def _abstain(question: str, english: bool, confidence: float, signals: dict) -> Answer:
@@ -220,9 +276,6 @@ def _subject_precision(chunk, terms) -> float:
         return 0.5
     name = analyze(chunk.title.split(" (")[0])
     return sum(t in terms for t in name) / len(name) if name else 0.0
-
-
-_FIGURE = re.compile(r"\d+(?:[,.]\d+)?")
 
 
 def _same_statement(a: Candidate, b: Candidate) -> bool:
@@ -250,18 +303,6 @@ def _field_meaning(field: str | None) -> str | None:
         return None
     name = field.removeprefix("relations.")
     return {"lead": "lead_institution", "coordinator": "coordinators", "director": "head"}.get(name, name)
-
-
-def _without_label(chunk, sentence: str) -> str:
-    """A fiche line minus its field label: « Jean Zay — date d'installation : 2019 » → « Jean Zay 2019 ».
-
-    Labels are our vocabulary, not evidence: that a question says « installé » must not make every
-    « date d'installation » line match. The question's wording reaches labels through FIELD_CUES.
-    """
-    if chunk.kind != "record" or " — " not in sentence or " : " not in sentence:
-        return sentence
-    name, rest = sentence.split(" — ", 1)
-    return f"{name} {rest.split(' : ', 1)[1]}"
 
 
 def _other_asked_fields(question: str, best: Candidate, candidates: list[Candidate],
@@ -302,38 +343,3 @@ def _prefer_recent(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: -c.score)
 
 
-def _headline_figure(best: Candidate) -> str | None:
-    """The first figure of the answer's value: « 73 » in « budget : 73 millions d'euros sur 6 ans »."""
-    value = best.text.split(" : ", 1)[-1] if best.hit.chunk.kind == "record" else best.text
-    figures = _FIGURE.findall(value)
-    return figures[0] if figures else None
-
-
-def _corroboration(best: Candidate, key: str | None, candidates: list[Candidate],
-                   chosen: list[Candidate]) -> Candidate | None:
-    """A sentence of another document stating the same headline figure as the best one.
-
-    A curated record confirmed by the source article (or the reverse) is worth showing: the
-    reader sees two independent sources agree.
-    """
-    if key is None:
-        return None
-    used = {c.hit.chunk.doc_id for c in chosen}
-    # Sharing a number is not enough (« 200 » chercheurs vs « 200 » sites): the sentence must also be
-    # about the question, about as much as the best one.
-    agreeing = [c for c in candidates
-                if c.hit.chunk.doc_id not in used and key in _FIGURE.findall(c.text)
-                and c.coverage >= 0.5 * best.coverage and c.dense >= 0.5 * best.dense]
-    # A source document confirming a record (or the reverse) is independent evidence; prefer it.
-    agreeing.sort(key=lambda c: c.hit.chunk.kind == best.hit.chunk.kind)
-    return agreeing[0] if agreeing else None
-
-
-def record_field(chunk, quote: str) -> tuple[str | None, str | None]:
-    """For a quote from a record: the field it states and that fact's own source URL."""
-    if chunk.kind != "record":
-        return None, None
-    for line, field in chunk.metadata.get("fields", {}).items():
-        if quote in line or line in quote:
-            return field, chunk.metadata.get("line_sources", {}).get(line)
-    return None, None

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 
 from assistant.answer import Answer, Citation
-from assistant.extractive import record_field
+from assistant.fiche import record_field
 from assistant.grounding import Passage, build_prompt, check_answer, fence, select_passages, unconfirmed
 from assistant.llm import Backend, GenerationFailed, LocalBackend, Prompt
 from assistant.question import expected_type, type_match

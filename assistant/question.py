@@ -168,3 +168,27 @@ def _names_something(phrase: str) -> bool:
     refers_back = re.match(r"(ses|son|sa|leurs?) ", phrase, re.IGNORECASE)
     time_span = re.search(r"\b(?:19|20)\d\d\b", phrase)
     return bool(analyze_words(phrase)) and not refers_back and not time_span
+
+
+# « Qu'est-ce que le PEPR IA ? », « Qui est Jalal Fadili ? », « What is AISSAI? », « Présente le centre AISSAI »:
+# the question asks what something is; what follows the lead words must be its name (see ``definition_target``).
+_DEFINITION = re.compile(
+    r"^\W*(?:qu.est[- ]ce (?:que|qu.)|c.est quoi|qui (?:est|sont|etait)|que (?:sont|signifie|veut dire)|"
+    r"que fait|qu.est[- ]ce que c.est (?:que|qu.)|"
+    r"(?:peux-tu |pouvez-vous |pourriez-vous )?(?:me |nous )?(?:presente[rz]?|decri[rst]e?z?|definis|definissez|"
+    r"parle[rz]?(?:-moi| moi)? d[ue]s?|explique[rz]?(?:-moi| moi)? ce qu.est)|"
+    r"what (?:is|are|was)|who (?:is|are|was)|tell me about|describe|present)\s+(.+?)\W*$"
+)
+_SUMMARY = re.compile(r"\b(resume[rz]?|resumes|resume-moi|synthese|synthetise[rz]?|summari[sz]e|summary|"
+                      r"grandes lignes|points? (?:cles|essentiels)|de quoi parle)\b")
+
+
+def definition_target(question: str) -> str | None:
+    """What a definitional question asks about (« Qu'est-ce que le PEPR IA ? » → « le PEPR IA »), or None."""
+    match = _DEFINITION.match(fold(question.strip()))
+    return match.group(1) if match else None
+
+
+def asks_summary(question: str) -> bool:
+    """« Résume l'article… », « Quels sont les points clés du texte ? », « Summarize… »."""
+    return bool(_SUMMARY.search(fold(question)))

@@ -146,3 +146,56 @@ def test_a_shared_year_does_not_bring_another_subject_as_confirmation(real_assis
     answer = real_assistant.ask("Qui dirige AISSAI ?")
     assert "Fadili" in answer.answer
     assert "INS2I" not in answer.answer
+
+
+def test_doctoral_students_show_both_figures_each_with_its_source(real_assistant):
+    """65 « formés » in the article, « plus de 150 » on the programme's site: both true, different counts."""
+    answer = real_assistant.ask("Combien de doctorants ont été formés dans le cadre du PEPR IA ?")
+    assert re.search(r"\b65 doctorant", answer.answer) and re.search(r"plus de 150 doctorants", answer.answer)
+    assert answer.answer.startswith("Les sources ne concordent pas")
+    assert answer.disagreement and len(answer.disagreement) == 2
+    sources = {real_assistant_citation.source for real_assistant_citation in answer.citations
+               if real_assistant_citation.n in answer.disagreement}
+    assert "https://cifl.com/?p=71377" in sources and any("pepr-ia.fr" in s for s in sources)
+    check(real_assistant, answer)
+
+
+@pytest.mark.parametrize("question, values", [
+    ("Quand le supercalculateur Jean Zay a-t-il été inauguré ?", [r"22 janvier 2020", r"24 janvier 2020"]),
+    ("Combien d'argent l'État consacre-t-il aux clusters IA ?", [r"360 M€", r"400 M€"]),
+])
+def test_a_fact_with_several_values_is_answered_with_every_value(real_assistant, question, values):
+    answer = real_assistant.ask(question)
+    for value in values:
+        assert re.search(value, answer.answer), answer.answer
+    assert answer.disagreement and len({c.source for c in answer.citations if c.n in answer.disagreement}) >= 2
+    check(real_assistant, answer)
+
+
+@pytest.mark.parametrize("question, record", [
+    ("Qu'est-ce que le PEPR IA ?", "pepr-ia"),
+    ("What is AISSAI?", "centre-aissai"),
+    ("Qui est Jalal Fadili ?", "person-jalal-fadili"),
+    ("Présente le supercalculateur Jean Zay", "jean-zay"),
+])
+def test_what_is_x_is_answered_from_the_record_definition(real_assistant, question, record):
+    answer = real_assistant.ask(question)
+    assert not answer.abstained
+    assert answer.citations[0].doc_id == record and answer.citations[0].field == "description"
+    check(real_assistant, answer)
+
+
+def test_asking_for_a_role_is_not_asking_for_a_definition(real_assistant):
+    answer = real_assistant.ask("Qui est le directeur d'AISSAI ?")
+    assert "Fadili" in answer.answer
+    assert answer.citations[0].field != "description"
+
+
+def test_summary_of_the_article_quotes_each_of_its_parts_in_order(real_assistant):
+    answer = real_assistant.ask("Résume l'article sur le CNRS et l'IA")
+    assert {c.doc_id for c in answer.citations} == {"gazette-cnrs-ia-en-action"}
+    assert len(answer.citations) >= 4
+    chunks = {c.chunk_id: c for c in real_assistant.index.chunks}
+    positions = [chunks[c.chunk_id].start + chunks[c.chunk_id].text.index(c.quote) for c in answer.citations]
+    assert positions == sorted(positions)
+    check(real_assistant, answer)

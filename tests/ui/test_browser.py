@@ -140,3 +140,13 @@ def test_admin_rebuild_while_a_question_is_answered(page):
     page.get_by_role("tab", name="Administration").click()
     page.wait_for_function("() => document.querySelector('#admin-progress').innerText.includes('en service')",
                            timeout=300_000)
+
+
+def test_a_disagreement_is_shown_with_both_sources(page):
+    ask(page, "Combien de doctorants ont été formés dans le cadre du PEPR IA ?")
+    answer = last_answer(page)
+    assert "⚖️" in answer and "65 doctorant" in answer and "150 doctorants" in answer
+    panel = page.locator("#sources-panel")
+    assert panel.locator(".source .differs").count() == 2
+    links = [panel.locator(".source").nth(i).locator("a").first.get_attribute("href") for i in range(2)]
+    assert "https://cifl.com/?p=71377" in links and any("pepr-ia.fr" in link for link in links)
