@@ -14,8 +14,9 @@ from assistant.figures import stated_figure
 from assistant.fiche import record_field, record_group, record_value
 from index.text import analyze, term_set
 
-DISAGREEMENT_FR = "Les sources ne concordent pas sur ce point :"
-DISAGREEMENT_EN = "The sources disagree on this point:"
+# Said before values that differ by source, by date or by what they count: each one follows with its own source.
+DISAGREEMENT_FR = "Les sources donnent plusieurs valeurs :"
+DISAGREEMENT_EN = "The sources give several values:"
 # A quote that already says whose value it is (a fact's scope, « selon l'AFAS »).
 _SAYS_WHOSE = re.compile(r"\((?:[^()]*\b(?:selon|d'après|according to)\b[^()]*)\)")
 _FIGURE = re.compile(r"\d+(?:[,.]\d+)?")
@@ -30,15 +31,21 @@ def headline_figure(best) -> str | None:
 
 def comparable(c, best) -> bool:
     """A sentence whose figure can be set against the best sentence's: nearly as close to the question, and
-    about the same subject (a document sentence's passage names the best record; see ``_mentions``)."""
-    return c.dense >= 0.7 * best.dense and c.coverage >= 0.3 * best.coverage and _mentions(c, best)
+    about the same entity (see ``_mentions``). Words are not compared: a figure is said in many ways."""
+    return c.dense >= 0.7 * best.dense and _mentions(c, best)
 
 
 def _mentions(c, best) -> bool:
-    if best.hit.chunk.kind != "record" or c.hit.chunk.kind == "record":
-        return True  # a record candidate was already checked to be about the question's subject
-    name = analyze(best.hit.chunk.title.split(" (")[0])
-    passage = term_set(c.hit.chunk.text)
+    """Both sentences are about one entity. Two records are two entities (a record's own differing values are
+    its several-valued facts); a document's sentence is about a record when its passage names that record."""
+    a, b = c.hit.chunk, best.hit.chunk
+    if a.kind == b.kind == "record":
+        return a.doc_id == b.doc_id
+    if a.kind == b.kind == "document":
+        return True
+    record, document = (a, b) if a.kind == "record" else (b, a)
+    name = analyze(record.title.split(" (")[0])
+    passage = term_set(document.text)
     return bool(name) and sum(t in passage for t in name) / len(name) >= 0.5
 
 
@@ -86,26 +93,39 @@ def _source(c) -> str:
     return record_field(c.hit.chunk, c.text)[1] or c.hit.chunk.source
 
 
-def without_repeats(chosen: list, kind: str | None, question: str) -> list:
-    """Drop a sentence that gives the same figure, from the same source URL, as one already kept (a fiche line
-    restating what the cited article says, next to the article's own sentence): the document's own words stay."""
+def without_repeats(chosen: list, kind: str | None, question: str) -> tuple[list, list[tuple]]:
+    """Drop a sentence that gives the same figure, from the same source URL, as one kept (a fiche line restating
+    what the cited article says, next to the article's own sentence): the document's own words stay.
+
+    Returns the sentences kept, in order, and the (dropped, kept instead) pairs.
+    """
     kept: list = []
+    replaced: list[tuple] = []
     for c in sorted(chosen, key=lambda c: c.hit.chunk.kind != "document"):
         figure = stated_figure(c.text, kind, question)
-        if figure is None or not any(
-                _source(k) == _source(c) and (g := stated_figure(k.text, kind, question)) is not None
-                and g.agrees(figure) for k in kept):
+        same = None if figure is None else next(
+            (k for k in kept if _source(k) == _source(c) and (g := stated_figure(k.text, kind, question)) is not None
+             and g.agrees(figure)), None)
+        if same is None:
             kept.append(c)
-    return [c for c in chosen if c in kept]
+        else:
+            replaced.append((c, same))
+    return [c for c in chosen if c in kept], replaced
 
 
-def disagreeing(chosen: list, kind: str | None, question: str) -> list[str] | None:
-    """The chosen sentences that disagree: the values of a fact that has several, or different figures."""
-    grouped = [c.text for c in chosen if record_group(c.hit.chunk, c.text)]
-    figures = {c.text: f for c in chosen if (f := stated_figure(c.text, kind, question)) is not None}
-    if any(not a.agrees(b) for a in figures.values() for b in figures.values()):
-        return list(dict.fromkeys(grouped + list(figures)))
-    return grouped if len(grouped) >= 2 else None
+def disagreeing(chosen: list, best, differing, replaced: list[tuple] = ()) -> list[str] | None:
+    """The chosen sentences that give different values: those of one fact that has several (when two or more of
+    them are given; a document's sentence stands for the fiche line it repeats), and the best sentence with a
+    sentence of another source that contradicts it."""
+    instead = {dropped.text: kept for dropped, kept in replaced}
+    groups: dict[str, list[str]] = {}
+    for c in [*chosen, *(dropped for dropped, _ in replaced)]:
+        if (group := record_group(c.hit.chunk, c.text)) is not None:
+            groups.setdefault(group, []).append(instead[c.text].text if c.text in instead else c.text)
+    texts = [t for values in groups.values() if len(set(values)) >= 2 for t in values]
+    if differing is not None:
+        texts += [instead[best.text].text if best.text in instead else best.text, differing.text]
+    return list(dict.fromkeys(texts)) or None
 
 
 def attributed(quote: str, citation: Citation, chunk, english: bool) -> str:

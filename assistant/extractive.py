@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -14,10 +15,10 @@ from index.build import LoadedIndex
 from assistant.agreement import (DISAGREEMENT_EN, DISAGREEMENT_FR, attributed, contradiction, corroboration,
                                  disagreeing, headline_figure, without_repeats)
 from assistant.definitions import Definitions
-from assistant.fiche import record_field, record_group
+from assistant.fiche import record_field, record_group, record_value
 from assistant.figures import stated_figure
 from assistant.question import (asks_for_latest, asks_summary, cued_field_groups, cued_fields, definition_target,
-                                expected_type, is_english, refusal_reason, type_match)
+                                expected_type, field_asked, is_english, refusal_reason, type_match)
 from index.text import analyze, analyze_words, fold, term_set
 
 # Cosine similarities of a query with its best sentence, mapped to [0, 1]: below ``low`` the
@@ -89,16 +90,26 @@ class ExtractiveAnswerer:
             return self._abstain(question, english, 0.0, {"refused": refusal})
         if not analyze_words(query):  # « ??? », « le la les »: nothing to look for
             return self._abstain(question, english, 0.0, {"refused": "question sans contenu"})
-        subject = definition_target(question)
+        subject, rest = split_definition(definition_target(question))
         if subject or asks_summary(question):
             record = self.definitions.named_record(subject or question)
             if record is not None:
-                return self._whole(question, self.definitions.definition(record, self.max_sentences),
-                                   {"intent": "definition", "record": record})
+                definition = self._whole(question, self.definitions.definition(record, self.max_sentences),
+                                         {"intent": "definition", "record": record})
+                if rest is None:
+                    return definition
+                # « Qu'est-ce que le GDR IA et quand a-t-il été créé ? »: its definition, then the fact asked
+                return _joined(definition, self._facts(question, query, hits, query_vector, extra_hits))
             document = next((h.chunk.doc_id for h in [*hits, *extra_hits] if h.chunk.kind == "document"), None)
             if document is not None and asks_summary(question):
                 return self._whole(question, self.definitions.summary(document),
                                    {"intent": "summary", "document": document})
+        return self._facts(question, query, hits, query_vector, extra_hits)
+
+    def _facts(self, question: str, query: str, hits: list[Hit], query_vector: np.ndarray | None,
+               extra_hits: list[Hit]) -> Answer:
+        """The sentences that state what the question asks, with every value and source that bears on it."""
+        english = is_english(question)
         candidates = self._candidates(question, query, hits, query_vector)
         if candidates and asks_for_latest(question):
             candidates = _prefer_recent(candidates)
@@ -121,13 +132,16 @@ class ExtractiveAnswerer:
         extra = [h for h in extra_hits if (key and key in h.chunk.text) or stated_figure(h.chunk.text, kind, question)]
         pool = candidates + (self._candidates(question, query, extra, query_vector) if extra else [])
         about = [c for c in pool if _same_subject(c, best, query)]
-        chosen = without_repeats(chosen + self._other_values(chosen), kind, question)
+        if not asks_for_latest(question):  # « actuelle »: the latest value is what is asked, not its history
+            chosen = chosen + self._other_values(question, kind, chosen)
         differing = contradiction(best, kind, question, about, chosen)
         if differing is not None:
             chosen.append(differing)
         elif (agreeing := corroboration(best, key, about, chosen, kind, question)) is not None:
             chosen.append(agreeing)
-        answer = self._compose(question, chosen, confidence, disagreement=disagreeing(chosen, kind, question))
+        chosen, replaced = without_repeats(chosen, kind, question)
+        answer = self._compose(question, chosen, confidence,
+                               disagreement=disagreeing(chosen, best, differing, replaced))
         answer.signals = signals
         return answer
 
@@ -139,11 +153,16 @@ class ExtractiveAnswerer:
         answer.signals = signals
         return answer
 
-    def _other_values(self, chosen: list[Candidate]) -> list[Candidate]:
-        """For a chosen fiche line of a fact with several values, the lines of its other values."""
+    def _other_values(self, question: str, kind: str | None, chosen: list[Candidate]) -> list[Candidate]:
+        """For a fiche line that answers the question (of a field the question asks for, or giving the kind of
+        value it asks for) and states one value of a fact that has several, the lines of its other values."""
         added = []
+        asked = cued_fields(question)
         for c in chosen:
             chunk = c.hit.chunk
+            value = record_value(chunk, c.text) or c.text  # the datum itself, not its « (selon …, mars 2025) »
+            if not field_asked(record_field(chunk, c.text)[0], asked) and not _gives_asked_value(value, kind, question):
+                continue  # a side sentence: its fact was not asked for
             group = record_group(chunk, c.text)
             if group is None:
                 continue
@@ -217,7 +236,7 @@ class ExtractiveAnswerer:
                     dense = coverage  # BM25-only retrieval: lexical evidence stands for both
                 w = self.weights
                 field = record_field(chunk, sentence)[0]
-                field_match = 1.0 if fields and field in fields else 0.0
+                field_match = 1.0 if field_asked(field, fields) else 0.0
                 score = (w["dense"] * dense + w["coverage"] * coverage + w["type"] * type_match(kind, sentence)
                          + w["rank"] / (1 + rank) + w["subject"] * subject + w["field"] * field_match)
                 if len(sentence) < 25 or sentence.startswith(("http://", "https://")):
@@ -236,12 +255,13 @@ class ExtractiveAnswerer:
         by_chunk: dict[tuple[str, str], int] = {}
         parts = []
         english = is_english(question)
+        named: set[str] = set()
         for c in chosen:
             chunk = c.hit.chunk
             key = (chunk.chunk_id, c.text)
+            field, source = record_field(chunk, c.text)
             if key not in by_chunk:
                 by_chunk[key] = len(citations) + 1
-                field, source = record_field(chunk, c.text)
                 citations.append(
                     Citation(
                         n=by_chunk[key], doc_id=chunk.doc_id, title=chunk.title, source=source or chunk.source,
@@ -249,6 +269,11 @@ class ExtractiveAnswerer:
                     )
                 )
             shown = " ".join(c.text.split())
+            if field == "description" and chunk.doc_id not in named:
+                named.add(chunk.doc_id)  # a definition says what, not whom: « LISN : Laboratoire de sciences du… »
+                name = chunk.metadata.get("names", [chunk.title])[0]
+                if fold(name) not in fold(shown):
+                    shown = f"{chunk.title} : {shown}"
             if disagreement and c.text in disagreement:
                 shown = attributed(shown, citations[by_chunk[key] - 1], chunk, english)
             parts.append(f"{shown} [{by_chunk[key]}]")
@@ -267,6 +292,45 @@ class ExtractiveAnswerer:
                         abstained=True, confidence=confidence)
         answer.signals = signals
         return answer
+
+
+_AND_THEN = re.compile(r"^(.+?),?\s+et\s+((?:quand|qui|ou|où|combien|quel\w*|comment|pourquoi|depuis|when|who|where|how|"
+                       r"which|what)\b.*)$")
+
+
+def split_definition(target: str | None) -> tuple[str | None, str | None]:
+    """« le gdr ia et quand a-t-il été créé » → (« le gdr ia », « quand a-t-il été créé »); no second part → None."""
+    if target is None:
+        return None, None
+    match = _AND_THEN.match(target)
+    return (match.group(1), match.group(2)) if match else (target, None)
+
+
+def _joined(first: Answer, second: Answer) -> Answer:
+    """Two answers as one: the second's sentences follow, renumbered, those already quoted left out."""
+    if second.abstained:
+        return first
+    quoted = {c.quote for c in first.citations}
+    numbers: dict[int, int] = {}
+    citations = list(first.citations)
+    for c in second.citations:
+        if c.quote not in quoted:
+            numbers[c.n] = len(citations) + 1
+            citations.append(dataclasses.replace(c, n=numbers[c.n]))
+    parts = [p for p in re.findall(r".+?\[\d+\]", second.answer) if int(re.search(r"\[(\d+)\]$", p).group(1)) in numbers]
+    text = " ".join([first.answer] + [re.sub(r"\[(\d+)\]$", lambda m: f"[{numbers[int(m.group(1))]}]", p.strip())
+                                      for p in parts])
+    return dataclasses.replace(first, answer=text, citations=citations, confidence=min(first.confidence, second.confidence),
+                               signals={**second.signals, "intent": "definition+fact"})
+
+
+def _gives_asked_value(sentence: str, kind: str | None, question: str) -> bool:
+    """The sentence gives the kind of value asked: an amount, a date, a share, a duration, or a count of the very
+    thing counted (« combien de clusters » → « neuf clusters », not « 400 M€ »). Names are too loosely recognised
+    (« Jean Zay ») to tell a person apart."""
+    if kind == "number":
+        return stated_figure(sentence, kind, question) is not None
+    return kind in ("money", "date", "share", "duration") and bool(type_match(kind, sentence))
 
 
 def _subject_precision(chunk, terms) -> float:

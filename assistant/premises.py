@@ -45,10 +45,19 @@ def unsupported_premise(question: str, evidence: list[Evidence]) -> str | None:
     attributes = asked_attributes(question)
     if attributes and not any(_states(e, a) for e in evidence for a in attributes):
         return f"attribut demandé : {attributes[0]}"
+    kind = expected_type(question)
+    if kind in VALUE_KINDS and not any(type_match(kind, e.text) for e in evidence):
+        return f"valeur demandée : {VALUE_KINDS[kind]}"
     for qualifier in restrictive_qualifiers(question):
         if not _bears(evidence[0], qualifier):
             return f"précision : {qualifier}"
     return None
+
+
+# A question that asks for an amount, a date, a count, a share or a duration is not answered by sentences that
+# state none (« Quel budget le CNRS consacre-t-il à X ? » answered with what X is).
+VALUE_KINDS = {"money": "un montant", "date": "une date", "number": "un nombre", "share": "une part",
+               "duration": "une durée"}
 
 
 def _states(evidence: Evidence, attribute: str) -> bool:

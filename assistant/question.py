@@ -14,6 +14,10 @@ _FRENCH = frozenset("le la les du des est qui quel quelle quels combien comment 
 def expected_type(question: str) -> str | None:
     """The kind of value the question asks for, from its wording."""
     q = question.lower()
+    if re.search(r"\b(numéro|numero|référence|reference|identifiant|code)\b", q):
+        return "identifier"
+    if re.match(r"\W*(qui|who)\b", q):  # « Qui a lancé… » asks for someone, whatever verb follows
+        return "person"
     if re.search(r"\b(budget|montant|coût|cout|financ|dot[ée]|how much|funding|euros?|argent|somme)\b", q):
         return "money"
     if re.search(r"\b(temps|durée|duree|how long)\b", q):
@@ -38,7 +42,13 @@ _VALUE = {
     "duration": re.compile(r"\b(?:\d+|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze) (?:heures?|jours?|"
                            r"semaines?|mois|ans?|années?)\b", re.IGNORECASE),
     "share": re.compile(r"\d\s*%|\bpour ?cent\b|\bper ?cent\b", re.IGNORECASE),
-    "number": re.compile(r"\d"),
+    # a count: a number that is neither a year nor a day of a month, or a number word (« neuf projets »)
+    "number": re.compile(r"(?<![\d,.])(?!(?:19|20)\d\d\b)\d+(?:[  ]\d{3})*(?:[,.]\d+)?(?![\d]|er\b| (?:janvier|février|"
+                         r"mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre)\b)|\b(?:deux|trois|quatre|"
+                         r"cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|cent|mille|dizaines?|vingtaines?|"
+                         r"trentaines?|cinquantaines?|centaines?|milliers?)\b", re.IGNORECASE),
+    # « avis 2024-46 », « ANR-23-PEIA-0003 », « UAR 2036 », « UMR 8188 »
+    "identifier": re.compile(r"\b\d+(?:-\d+)+\b|\b[A-Z][A-Z0-9]+(?:-[A-Z0-9]+)*[- ]\d{2,}\b"),
     "person": re.compile(r"\b[A-ZÉ][a-zéèï]+(?:-[A-ZÉ][a-zéèï]+)? [A-ZÉ][A-Za-zéèï-]+"),
 }
 
@@ -61,7 +71,7 @@ FIELD_CUES = [
      {"budget", "funding", "amount"}),
     (r"\b(dirig\w*|directeur|directrice|direction|responsable|tete|leads?|director|head)\b",
      {"director", "head", "coordinators", "role"}),
-    (r"\b(role|fonction|poste)\b", {"role"}),
+    (r"\b(role|fonction|poste|sert|servir|a quoi)\b", {"role", "mission", "objectives", "support", "uses"}),
     (r"\b(coordon\w*|coordinat\w*|porte\w*|pilot\w*|copilot\w*|co-pilot\w*)\b",
      {"coordinators", "copilots", "lead_institution", "relations.lead", "operator", "relations.operator",
       "relations.coordinator"}),
@@ -85,6 +95,13 @@ def cued_field_groups(question: str) -> list[set[str]]:
 def cued_fields(question: str) -> set[str]:
     """Record fields the question's wording points to (« Quand AISSAI a-t-il été créé ? » → creation_date)."""
     return set().union(*cued_field_groups(question))
+
+
+def field_asked(field: str | None, fields: set[str]) -> bool:
+    """``field`` is one the question points to; a question about when accepts any date field (« signature_date »)."""
+    if not field or not fields:
+        return False
+    return field in fields or (field.endswith("_date") and "date" in fields)
 
 
 # Requests the assistant refuses whatever the corpus holds: private data about people, and

@@ -31,6 +31,8 @@ Kind = Literal[
 # Fact fields whose values name places, institutions or acronyms: they count as context for every line.
 KEYWORD_FIELDS = {"city", "location", "site", "lead_institution", "acronym"}
 
+FACTS_HEADING = "Faits et sources"  # a heading (short, no stop): the chunker starts a new section after the definition
+
 # A relation that states what a fact of this field already states (with its own source) is not repeated.
 SAME_MEANING = {"lead": "lead_institution", "coordinator": "coordinators", "operators": "operator"}
 
@@ -41,7 +43,7 @@ RESEARCH_NOTE = re.compile(
     r"\b(?:copies? (?:lues?|consultees?)|(?:pages?|sites?|extraits?|versions?|sources?) (?:lus?|lues?|consulte(?:e|s|es)?)\b"
     r"|dans (?:la|les|l.) ?(?:copie|page|pages|extrait)s?\b|n.(?:a|ont) pas pu etre|non (?:retrouve|confirme)(?:e|s|es)?\b"
     r"|pas (?:ete|encore ete) (?:trouve|retrouve|confirme)|\bdedui(?:t|te|ts|tes)\b|tronque(?:e|s|es)?\b"
-    r"|selon (?:notre|nos) (?:lecture|recherche)s?)"
+    r"|selon (?:notre|nos) (?:lecture|recherche)s?|\b(?:article|page|source)s? non datee?s?\b)"
 )
 
 
@@ -379,7 +381,9 @@ def render(record: Record, records: dict[str, Record]) -> Document:
     if record.aliases:
         names = enumerate_fr([a for a in record.aliases], "ou")
         lines.append((fill("{Sujet} est aussi appelé{e} {names}.", subject, record.feminine, names=names), "aliases"))
-    text = "\n\n".join(line for line, _ in lines) + "\n"
+    # The definition is a passage of its own: the facts that follow are found by what they say, not drowned in it.
+    paragraphs = [line for line, _ in lines[:2]] + [FACTS_HEADING] + [line for line, _ in lines[2:]]
+    text = "\n\n".join(paragraphs) + "\n"
     canonical = json.dumps(record.model_dump(exclude={"facts": {"__all__": {"review"}}}), sort_keys=True,
                            ensure_ascii=False)
     return Document(

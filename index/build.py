@@ -26,7 +26,7 @@ CURRENT = "CURRENT"
 VERSIONS = "versions"
 CHUNKS_FILE = "chunks.jsonl"
 SENTENCES_FILE = "sentences.npy"
-BM25_PARAMS = {"k1": 1.2, "b": 0.75, "analyzer": "fr-snowball-accented-and-folded-v2"}
+BM25_PARAMS = {"k1": 1.2, "b": 0.75, "analyzer": "fr-snowball-accented-and-folded-v3"}
 Progress = Callable[[str, int, int], None]
 
 

@@ -23,6 +23,7 @@ STOP_WORDS = frozenset(
     peu peut peuvent plus pour pourquoi qu quand que quel quelle quelles quels qui quoi s sa sans se selon
     ses si sinon soit son sont sous suis sur t ta te tes toi ton tous tout toute toutes très tu un une unes uns
     vers via vos votre vous y combien est-ce existe-t-il dit quoi lequel laquelle lesquels lesquelles
+    font fais faisait faisaient fera feront ferait fasse sera seront serait seraient aura auront avait
     the of and or to in on at for by with from is are was were be been what which who whom when where why how
     does do did has have had an this that these those it its as into about than
     """.split()

@@ -152,7 +152,7 @@ def test_doctoral_students_show_both_figures_each_with_its_source(real_assistant
     """65 « formés » in the article, « plus de 150 » on the programme's site: both true, different counts."""
     answer = real_assistant.ask("Combien de doctorants ont été formés dans le cadre du PEPR IA ?")
     assert re.search(r"\b65 doctorant", answer.answer) and re.search(r"plus de 150 doctorants", answer.answer)
-    assert answer.answer.startswith("Les sources ne concordent pas")
+    assert answer.answer.startswith("Les sources donnent plusieurs valeurs")
     assert answer.disagreement and len(answer.disagreement) == 2
     sources = {real_assistant_citation.source for real_assistant_citation in answer.citations
                if real_assistant_citation.n in answer.disagreement}

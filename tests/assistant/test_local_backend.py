@@ -55,14 +55,27 @@ def test_a_deadline_stops_the_local_model(local_backend):
     assert failure.value.reason == "timeout"
 
 
-def test_a_grounded_generative_answer_from_the_real_model(real_assistant, local_backend):
+@pytest.mark.parametrize("questions", [[
+    ("Quel est le budget du PEPR IA ?", "73"), ("Quand le PEPR IA a-t-il été lancé ?", "2024"),
+    ("Où est installé le supercalculateur Jean Zay ?", "Orsay"), ("Combien de paramètres compte BLOOM ?", "176"),
+]])
+def test_grounded_generative_answers_from_the_real_model(real_assistant, local_backend, questions):
+    """The real 270M model writes answers the grounding check keeps; when it writes something the passages do
+    not support, the extractive answer is shown instead, with the reason. Either way the answer is right."""
     assistant = dataclasses.replace(real_assistant, generator=GenerativeAnswerer(local_backend))
-    events = list(assistant.ask_stream("Quel est le budget du PEPR IA ?", mode="generative"))
-    answer = events[-1]
-    assert isinstance(answer, Answer) and len(events) > 2  # streamed pieces, then the answer
-    assert answer.mode == "generative", answer.fallback
-    assert "73" in answer.answer and answer.generation["backend"].startswith("local:")
-    assert verify_citations(answer, {c.chunk_id: c.text for c in assistant.index.chunks}) == []
+    chunks = {c.chunk_id: c.text for c in assistant.index.chunks}
+    kept = 0
+    for question, value in questions:
+        events = list(assistant.ask_stream(question, mode="generative"))
+        answer = events[-1]
+        assert isinstance(answer, Answer) and len(events) > 2  # streamed pieces, then the answer
+        assert answer.generation["backend"].startswith("local:")
+        assert value in answer.answer and verify_citations(answer, chunks) == []
+        if answer.mode == "generative":
+            kept += 1
+        else:
+            assert answer.fallback["reason"] in {"unsupported", "off_target", "declined", "empty"}, answer.fallback
+    assert kept >= 2
 
 
 def test_a_missing_model_file_is_a_clear_failure(tmp_path):

@@ -81,7 +81,9 @@ def test_real_questions_whose_premises_hold_are_answered(real_assistant, questio
 
 @pytest.mark.slow
 @pytest.mark.parametrize("question", [
-    "Qui est le directeur du PEPR IA pour le CEA ?",
+    pytest.param("Qui est le directeur du PEPR IA pour le CEA ?", marks=pytest.mark.xfail(strict=True, reason=(
+        "« Marina Reyboz est directrice de recherche au CEA et pilote du projet EMERGENCES du PEPR IA » names the "
+        "CEA and the PEPR IA: telling a rank from the programme's director needs the learned reader (issue 16)"))),
     "Quel est le taux de réussite des appels du PEPR IA ?",
     "Quel est le chiffre d'affaires de Hugging Face ?",
     "Combien de GPU compte Jean Zay en 2030 ?",
