@@ -111,6 +111,26 @@ class UISettings(Section):
         return self
 
 
+class LimitsSettings(Section):
+    """What a client or a corpus file may make the assistant do; past a limit, a clear refusal or a trim
+    (docs/security.md lists each one, where it is enforced and how)."""
+
+    history_turns: int = Field(10, ge=0, le=200, description="Questions précédentes prises en compte au plus "
+                                                             "(les plus récentes)")
+    history_chars: int = Field(6000, ge=0, le=200_000, description="Caractères de l'historique pris en compte au plus")
+    feedback_comment_chars: int = Field(1000, ge=0, le=20_000, description="Longueur maximale d'un commentaire d'avis")
+    feedback_per_minute: int = Field(10, ge=1, le=10_000, description="Avis enregistrés par conversation et par minute")
+    login_attempts_per_minute: int = Field(10, ge=1, le=10_000, description="Essais d'identification par adresse "
+                                                                             "et par minute")
+    yaml_bytes: int = Field(2_000_000, ge=1_000, le=100_000_000, description="Taille maximale d'un fichier YAML "
+                                                                             "(fiches, métadonnées)")
+    yaml_nodes: int = Field(200_000, ge=100, le=10_000_000, description="Nœuds YAML au plus par fichier")
+    document_bytes: int = Field(20_000_000, ge=1_000, le=2_000_000_000, description="Taille maximale d'un "
+                                                                                    "document source")
+    build_texts: int = Field(20_000, ge=1, le=100_000_000, description="Textes à vectoriser au-delà desquels "
+                                                                       "« index build » demande --yes")
+
+
 class Settings(BaseSettings):
     """Every setting of the assistant."""
 
@@ -124,6 +144,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     llm: LLMSettings = LLMSettings()
     ui: UISettings = UISettings()
+    limits: LimitsSettings = LimitsSettings()
 
     @model_validator(mode="before")
     @classmethod
