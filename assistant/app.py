@@ -19,7 +19,8 @@ from assistant.llm import make_backend
 from assistant.question import is_english
 from assistant.retrieval import HybridRetriever
 from assistant.settings import Settings
-from corpus.errors import AssistantError, InvalidQuestion
+from corpus.errors import AssistantError, CorpusError, InvalidQuestion
+from corpus.safeyaml import CorpusLimits
 from index.build import LoadedIndex, current_version, load_index
 from index.embedders import make_embedder
 
@@ -104,7 +105,7 @@ class Assistant:
         with self._swap_lock:
             retriever, answerer = self.retriever, self.answerer
         started = time.perf_counter()
-        history = [h for h in (history or []) if isinstance(h, str) and h.strip()]
+        history, trimmed = self.bounded_history(history)
         query, condensed_by = self._condense(question, history, mode)
         expansion = expand(question)
         if expansion:
@@ -116,7 +117,12 @@ class Assistant:
         answer = answerer.answer(question, query, hits[:top_k], vector, extra_hits=hits[top_k:])
         extracted = time.perf_counter()
         timings = {"retrieve": round((retrieved - started) * 1000, 2), "answer": round((extracted - retrieved) * 1000, 2)}
-        if mode != "extractive" and not answer.abstained:
+        if mode != "extractive" and answer.disagreement:
+            # a rewrite would keep one value and drop the others: the values are shown, each with its source
+            answer.notice = NOTICES["en" if is_english(question) else "fr"]["several_values"]
+            answer.fallback = {"from": "generative", "reason": "several_values",
+                               "detail": "les sources donnent plusieurs valeurs de ce qui est demandé"}
+        elif mode != "extractive" and not answer.abstained:
             if self.generator is None:
                 answer.notice = NOTICES["en" if is_english(question) else "fr"]["backend"].format(
                     detail="aucun modèle configuré (llm.backend = none)")
@@ -134,6 +140,8 @@ class Assistant:
         answer.retrieved = list(dict.fromkeys(h.chunk.doc_id for h in hits))
         if condensed_by:
             answer.signals["condensed_by"] = condensed_by
+        if trimmed:
+            answer.signals["history_trimmed"] = trimmed
         timings["total"] = round((done - started) * 1000, 2)
         answer.timings_ms = timings
         yield answer
@@ -151,6 +159,29 @@ class Assistant:
             if rewritten:
                 return rewritten, "llm"
         return condense(question, history), "offline"
+
+    def bounded_history(self, history) -> tuple[list[str], int]:
+        """The earlier questions that count: text only, none longer than a question may be, the most recent
+        ``limits.history_turns``, within ``limits.history_chars`` in all. Returns them and how many were left out.
+
+        A follow-up needs the last subject named, not the whole conversation: a client sending a huge history
+        (one 100 KB « question », or thousands of turns) costs no more than an ordinary one.
+        """
+        limits, cap = self.settings.limits, self.settings.answer.max_question_chars
+        given = [h for h in (history or []) if isinstance(h, str) and h.strip()] if isinstance(history, list) else []
+        kept: list[str] = []
+        total = 0
+        for turn in reversed(given):
+            if len(kept) >= limits.history_turns:
+                break
+            if len(turn) > cap:
+                continue  # longer than any question may be: it was never asked
+            if total + len(turn) > limits.history_chars:
+                break
+            kept.append(turn)
+            total += len(turn)
+        dropped = (len(history) if isinstance(history, list) else 0) - len(kept)
+        return kept[::-1], dropped
 
     def check_question(self, question) -> str:
         if not isinstance(question, str):
@@ -203,18 +234,44 @@ def _components(settings: Settings, index: LoadedIndex, embedder) -> tuple[Hybri
     return retriever, answerer
 
 
-def build_index_from_settings(settings: Settings, progress=None, *, full: bool = False):
-    """Load the corpus and build a new index version as the settings describe (incremental unless ``full``)."""
+def corpus_limits(settings: Settings) -> CorpusLimits:
+    lim = settings.limits
+    return CorpusLimits(yaml_bytes=lim.yaml_bytes, yaml_nodes=lim.yaml_nodes, document_bytes=lim.document_bytes)
+
+
+def load_corpus_from_settings(settings: Settings, *, for_build: bool = False):
+    """The corpus the settings point to, within their limits; for a build, a blocking problem (an id claimed
+    twice) stops everything before anything is written.
+
+    Raises:
+        CorpusError: a folder is missing, nothing is readable, or (for a build) a blocking problem.
+    """
     from corpus.load import load_corpus
+
+    documents, problems = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir,
+                                      corpus_limits(settings))
+    blocking = [p for p in problems if p.blocking]
+    if for_build and blocking:
+        raise CorpusError("Le corpus ne peut pas être indexé tel quel, l'index en service ne change pas : "
+                          + " ; ".join(str(p) for p in blocking) + " (voir assistant corpus check)")
+    return documents, problems
+
+
+def build_index_from_settings(settings: Settings, progress=None, *, full: bool = False, confirmed: bool = False):
+    """Load the corpus and build a new index version as the settings describe (incremental unless ``full``).
+
+    Unless ``confirmed``, a build that would embed more than ``limits.build_texts`` texts is refused first.
+    """
     from index.build import build_index
 
     offline_environment()
-    documents, problems = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir)
+    documents, problems = load_corpus_from_settings(settings, for_build=True)
     embedder = make_embedder(settings.index.embedder, settings.index.st_model)
     manifest = build_index(
         settings.index.dir, documents, embedder, backend=settings.index.embedder,
         chunk_chars=settings.index.chunk_chars, chunk_overlap=settings.index.chunk_overlap,
         problems=problems, progress=progress, full=full,
+        max_texts=None if confirmed else settings.limits.build_texts,
     )
     return manifest, problems
 
@@ -225,15 +282,15 @@ def index_status(settings: Settings) -> dict:
     Raises:
         IndexNotBuilt, IndexCorrupted: no readable current version.
     """
-    from corpus.load import load_corpus
-    from index.build import corpus_changes, read_manifest
+    from index.build import corpus_changes, damaged_files, read_manifest
 
     folder = current_version(settings.index.dir)
     manifest = read_manifest(folder)
-    documents, _ = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir)
+    documents, _ = load_corpus_from_settings(settings)
     changes = corpus_changes(manifest, documents)
     return {"path": str(folder), "version": manifest.version, "built_at": manifest.built_at,
             "embedder": manifest.embedder, "counts": manifest.counts, "problems": manifest.problems,
+            "damaged_files": damaged_files(folder, manifest),
             "corpus_changed": any(changes.values()), "changes": changes}
 
 
@@ -246,11 +303,10 @@ def describe_changes(changes: dict[str, list[str]]) -> str:
 
 def plan_index_build(settings: Settings, *, full: bool = False):
     """What ``assistant index build`` would do now, without writing anything."""
-    from corpus.load import load_corpus
     from index.build import prepare_build
 
     offline_environment()
-    documents, problems = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir)
+    documents, problems = load_corpus_from_settings(settings)
     embedder = make_embedder(settings.index.embedder, settings.index.st_model)
     prepared = prepare_build(settings.index.dir, documents, embedder_id=embedder.identity,
                              chunk_chars=settings.index.chunk_chars, chunk_overlap=settings.index.chunk_overlap,

@@ -11,6 +11,7 @@ import numpy as np
 from assistant.answer import ABSTAIN_EN, ABSTAIN_FR, Answer, Citation
 from assistant.premises import Evidence, unsupported_premise
 from assistant.retrieval import Hit
+from corpus.injection import addresses_assistant
 from index.build import LoadedIndex
 from assistant.agreement import (DISAGREEMENT_EN, DISAGREEMENT_FR, attributed, contradiction, corroboration,
                                  disagreeing, headline_figure, without_repeats)
@@ -77,6 +78,12 @@ class ExtractiveAnswerer:
             if chunk.kind == "record":
                 self.record_texts[chunk.doc_id] = f"{self.record_texts.get(chunk.doc_id, '')} {chunk.text}"
         self.definitions = Definitions(index.chunks)
+        # Sentences that address the assistant (« ignore tes instructions… »), by chunk: never quoted.
+        self.addressing: dict[str, set[int]] = {}
+        for chunk in index.chunks:
+            flagged = {i for i, s in enumerate(chunk.sentence_texts()) if addresses_assistant(s) is not None}
+            if flagged:
+                self.addressing[chunk.chunk_id] = flagged
 
     def answer(self, question: str, query: str, hits: list[Hit], query_vector: np.ndarray | None,
                extra_hits: list[Hit] = ()) -> Answer:
@@ -225,6 +232,8 @@ class ExtractiveAnswerer:
             context = term_set(f"{chunk.title} {chunk.section} {chunk.metadata.get('keywords', '')}")
             subject = _subject_precision(chunk, terms)
             for i, sentence in enumerate(chunk.sentence_texts()):
+                if chunk.chunk_id in self.addressing and i in self.addressing[chunk.chunk_id]:
+                    continue  # it speaks to the assistant: never an answer
                 present = term_set(sentence)
                 covered = sum(w * (1.0 if t in present else 0.6 if t in context else 0.0) for t, w in weights.items())
                 coverage = covered / total

@@ -24,11 +24,13 @@ NOTICES = {
         "backend": "Génération indisponible ({detail}) : voici les extraits des sources.",
         "unsupported": "La réponse rédigée n'était pas entièrement appuyée par les sources ; voici les extraits.",
         "declined": "Le modèle n'a pas trouvé la réponse dans les passages ; voici les extraits les plus proches.",
+        "several_values": "Les sources donnent plusieurs valeurs : voici chacune avec sa source, sans réécriture.",
     },
     "en": {
         "backend": "Generation unavailable ({detail}): here are the source extracts.",
         "unsupported": "The written answer was not fully supported by the sources; here are the extracts.",
         "declined": "The model found no answer in the passages; here are the closest extracts.",
+        "several_values": "The sources give several values: here is each one with its source, not rewritten.",
     },
 }
 
@@ -97,7 +99,7 @@ class GenerativeAnswerer:
             yield self._fallback(extractive, mode, english, "off_target", f"la question attend : {kind}",
                                  raw, started, first)
         elif mode == "auto" and (extra := unconfirmed([s.text for s in check.sentences],
-                                                      extractive.citations[0].quote)):
+                                                      " ".join(c.quote for c in extractive.citations))):
             yield self._fallback(extractive, mode, english, "disagrees",
                                  f"absent(s) des extraits retenus : {', '.join(extra)}", raw, started, first)
         else:
@@ -166,6 +168,16 @@ def condense_prompt(question: str, history: list[str]) -> Prompt:
     return Prompt(text=text, messages=messages, stop=["\n"])
 
 
+_QUANTITIES = {"money", "number", "share", "duration"}
+
+
+def _what_is_asked(question: str) -> str | None:
+    """The kind of answer, with every quantity alike: « Et combien a-t-il reçu ? » asks what « Quel est son
+    budget ? » asks; « Qui dirige… » does not."""
+    kind = expected_type(question)
+    return "quantity" if kind in _QUANTITIES else kind
+
+
 def condense_with_llm(backend: Backend, question: str, history: list[str], *, timeout: float = 10.0) -> str | None:
     """A standalone rewrite of ``question`` by the model, or ``None`` when the rewrite cannot be trusted:
     failed, empty, overlong, or bringing nothing of the conversation (the offline condensation then applies)."""
@@ -177,8 +189,12 @@ def condense_with_llm(backend: Backend, question: str, history: list[str], *, ti
     if not text or len(text) > 2 * len(question) + 150 or "exemplaire" in text.lower():
         return None
     own = set(analyze(question))
+    rewritten = set(analyze(text))
     from_history = set(analyze(" ".join(history))) - own
-    added = set(analyze(text)) - own
+    added = rewritten - own
     if not added & from_history or (added - from_history and len(added - from_history) > len(added & from_history)):
         return None  # it invented a subject instead of taking it from the conversation
+    asked, asks = _what_is_asked(question), _what_is_asked(text)
+    if (asked and asks != asked) or (not asked and len(own & rewritten) < len(own) / 2):
+        return None  # it changed what is asked: « Et son budget ? » is not « Qui dirige le PEPR IA ? »
     return text if re.search(r"\w", text) else None

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.llm import Prompt
+from corpus.injection import addresses_assistant
 from index.chunking import Chunk
 from index.text import analyze, fold
 
@@ -40,17 +41,32 @@ def fence(text: str) -> str:
                   text)
 
 
+def trusted_sentences(chunk: Chunk) -> list[str]:
+    """The chunk's sentences, without those that address the assistant (« ignore tes instructions… »): such a
+    sentence is never shown to a model and never supports what it writes."""
+    return [s for s in chunk.sentence_texts() if addresses_assistant(s) is None]
+
+
 def select_passages(chunks: list[Chunk], count: int, max_chars: int) -> list[Passage]:
-    """The first ``count`` distinct chunks, each cut after the last whole sentence within ``max_chars``."""
+    """The first ``count`` distinct chunks, each cut after the last whole sentence within ``max_chars``, without
+    the sentences that address the assistant."""
     passages, seen = [], set()
     for chunk in chunks:
         if chunk.chunk_id in seen:
             continue
         seen.add(chunk.chunk_id)
-        text = chunk.text
+        sentences = trusted_sentences(chunk)
+        if not sentences:
+            continue
+        text = chunk.text if len(sentences) == len(chunk.sentences) else " ".join(sentences)
         if len(text) > max_chars:
-            kept = [s for s in chunk.sentence_texts() if text.index(s) + len(s) <= max_chars] or [text[:max_chars]]
-            text = " ".join(kept)
+            kept, length = [], 0
+            for sentence in sentences:
+                if length + len(sentence) > max_chars:
+                    break
+                kept.append(sentence)
+                length += len(sentence) + 1
+            text = " ".join(kept) or sentences[0][:max_chars]
         passages.append(Passage(len(passages) + 1, chunk, text))
         if len(passages) == count:
             break
@@ -184,7 +200,10 @@ def _best_support(sentence: str, cited: list[Passage], english: bool, min_terms:
     missing_best = None
     best = None
     for passage in cited:
-        context = passage.chunk.text + " " + passage.chunk.title
+        sentences = trusted_sentences(passage.chunk)
+        if not sentences:
+            continue
+        context = " ".join(sentences) + " " + passage.chunk.title
         folded = fold(context)
         have_numbers = _numbers(context)
         missing = sorted(numbers - have_numbers) + sorted(n for n in names if not re.search(rf"\b{re.escape(n)}", folded))
@@ -198,7 +217,7 @@ def _best_support(sentence: str, cited: list[Passage], english: bool, min_terms:
             if missing_best is None:
                 missing_best = [f"{share:.0%} des mots seulement"]
             continue
-        quote = max(passage.chunk.sentence_texts(),
+        quote = max(sentences,
                     key=lambda s: (len(_numbers(s) & numbers) + sum(n in fold(s) for n in names),
                                    len(terms & set(analyze(s)))))
         if best is None or share > best[0]:

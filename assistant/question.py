@@ -107,7 +107,8 @@ def field_asked(field: str | None, fields: set[str]) -> bool:
 # Requests the assistant refuses whatever the corpus holds: private data about people, and
 # instructions that try to change its task. Matched on folded (accentless, lower-case) text.
 REFUSALS = [
-    ("donnée personnelle", r"\b(salaire|remuneration|adresse (personnelle|postale)|domicile|telephone|"
+    ("donnée personnelle", r"\b(combien (?:gagne|gagnent|touche|touchent|percoit|percoivent)|"
+     r"(?:gagne|touche|percoit)-t-(?:il|elle)|how much (?:does|do|did) [\w -]{1,40}? (?:earn|make|get paid)|salaire|remuneration|adresse (personnelle|postale)|domicile|telephone|"
      r"numero de portable|e-?mail personnel|date de naissance|quel age|vie privee|salary|home address|"
      r"phone number|date of birth|how old|est-(il|elle) marie\w*|married)\b"),
     ("consigne hors de la tâche", r"\b(ignore[rsz]? (tes|vos|les|toutes|all|your|previous)|oublie (tes|vos|les)|"

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-import yaml
-
+from corpus import safeyaml
 from corpus.errors import CorpusError
+from corpus.injection import addresses_assistant
+from corpus.safeyaml import CorpusLimits
 
 SIDECAR_SUFFIX = ".meta.yaml"
 READERS: dict[str, callable] = {}
@@ -48,10 +49,15 @@ class Document:
 
 @dataclass(frozen=True)
 class Problem:
-    """A file or record that was skipped, and why."""
+    """A file or record that was skipped, and why.
+
+    ``blocking``: the corpus is not fit to index as it is (two entries claim one id: which one is genuine?);
+    a build refuses to run rather than pick one.
+    """
 
     where: str
     message: str
+    blocking: bool = False
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
@@ -176,29 +182,33 @@ def read_pdf(raw: bytes) -> tuple[str, str | None]:
     return text + "\n", (title.strip() if isinstance(title, str) and title.strip() else paragraphs[0][:120])
 
 
-def _load_sidecar(path: Path) -> dict:
+def _load_sidecar(path: Path, limits: CorpusLimits) -> dict:
     sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
     if not sidecar.exists():
         return {}
     try:
-        data = yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ValueError(f"métadonnées illisibles dans {sidecar.name} : {exc}") from exc
+        data = safeyaml.load(sidecar.read_bytes(), limits) or {}
+    except (safeyaml.yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f"métadonnées illisibles dans {sidecar.name} : {' '.join(str(exc).split())}") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{sidecar.name} doit contenir un dictionnaire YAML")
     # Metadata ends up in JSON (the index, the answers): keys become text, dates ISO strings.
     return json.loads(json.dumps({str(k): v for k, v in data.items()}, default=str))
 
 
-def load_document(path: Path, root: Path) -> Document:
+def load_document(path: Path, root: Path, limits: CorpusLimits = CorpusLimits()) -> Document:
     """Read one source file.
 
     Raises:
-        ValueError: the file is not UTF-8, empty, of an unknown type or has a bad sidecar.
+        ValueError: the file is not UTF-8, empty, too big, of an unknown type or has a bad sidecar.
     """
     reader = READERS.get(path.suffix.lower())
     if reader is None and path.suffix.lower() != ".pdf":
         raise ValueError(f"type de fichier non pris en charge ({path.suffix or 'sans extension'})")
+    size = path.stat().st_size
+    if size > limits.document_bytes:
+        raise ValueError(f"fichier de {size} octets, au-delà de la limite de {limits.document_bytes} "
+                         "(limits.document_bytes) : découpez-le ou relevez la limite")
     raw_bytes = path.read_bytes()
     if reader is None:
         text, found_title = read_pdf(raw_bytes)
@@ -210,7 +220,7 @@ def load_document(path: Path, root: Path) -> Document:
         text, found_title = reader(raw)
     if not text.strip():
         raise ValueError("fichier vide")
-    meta = _load_sidecar(path)
+    meta = _load_sidecar(path, limits)
     relative = path.relative_to(root).with_suffix("").as_posix()
     doc_id = str(meta.pop("id", None) or slugify(relative))
     title = str(meta.pop("title", None) or found_title or path.stem)
@@ -227,8 +237,9 @@ def load_document(path: Path, root: Path) -> Document:
     )
 
 
-def load_documents(root: Path) -> tuple[list[Document], list[Problem]]:
-    """Load every readable source file under ``root``; unreadable ones become problems.
+def load_documents(root: Path, limits: CorpusLimits = CorpusLimits()) -> tuple[list[Document], list[Problem]]:
+    """Load every readable source file under ``root``; unreadable ones become problems, and so does a text
+    that addresses the assistant (it is indexed, but never quoted as support: see ``corpus.injection``).
 
     Raises:
         CorpusError: ``root`` does not exist.
@@ -241,13 +252,17 @@ def load_documents(root: Path) -> tuple[list[Document], list[Problem]]:
             continue
         where = path.relative_to(root).as_posix()
         try:
-            doc = load_document(path, root)
+            doc = load_document(path, root, limits)
         except (ValueError, OSError) as exc:
             problems.append(Problem(where, str(exc)))
             continue
         if doc.doc_id in seen:
-            problems.append(Problem(where, f"identifiant {doc.doc_id!r} déjà pris par {seen[doc.doc_id]}"))
+            problems.append(Problem(where, f"identifiant {doc.doc_id!r} déjà pris par {seen[doc.doc_id]}",
+                                    blocking=True))
             continue
         seen[doc.doc_id] = where
+        if (found := addresses_assistant(doc.text)) is not None:
+            problems.append(Problem(where, f"texte qui s'adresse à l'assistant (« {found} ») : il ne sera jamais "
+                                           "cité comme appui"))
         documents.append(doc)
     return documents, problems

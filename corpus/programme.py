@@ -17,8 +17,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from corpus import safeyaml
 from corpus.documents import Document, Problem
 from corpus.errors import CorpusError
+from corpus.injection import addresses_assistant
+from corpus.safeyaml import CorpusLimits
 from corpus.fields import (as_of_phrase, date_phrase, enumerate_fr, fill, inner, of, to, vocabulary,
                            with_qualifier)
 
@@ -51,6 +54,8 @@ def _no_research_note(text: str | None) -> str | None:
     if text and RESEARCH_NOTE.search(fold(text)):
         found = RESEARCH_NOTE.search(fold(text)).group(0)
         raise ValueError(f"parle de notre lecture des sources (« {found} ») : mettre cette note dans « review »")
+    if text and (found := addresses_assistant(text)) is not None:
+        raise ValueError(f"s'adresse à l'assistant (« {found} ») : une fiche décrit, elle ne donne pas de consignes")
     return text
 
 
@@ -235,11 +240,12 @@ def _check_url(url: str) -> str:
     return url
 
 
-def load_records(folder: Path) -> tuple[list[Record], list[Problem]]:
+def load_records(folder: Path, limits: CorpusLimits = CorpusLimits()) -> tuple[list[Record], list[Problem]]:
     """Load and validate every record under ``folder``.
 
-    Returns the valid records and the problems found (bad YAML, schema errors, duplicate ids
-    or aliases, relations to unknown ids). A record with a dangling relation is kept without it.
+    Returns the valid records and the problems found (bad or unsafe YAML, schema errors, duplicate ids or
+    aliases, relations to unknown ids). A record with a dangling relation is kept without it. An id defined
+    twice keeps neither definition and is a blocking problem: which one is genuine is for a curator to say.
 
     Raises:
         CorpusError: ``folder`` does not exist.
@@ -249,10 +255,11 @@ def load_records(folder: Path) -> tuple[list[Record], list[Problem]]:
     records: list[Record] = []
     problems: list[Problem] = []
     origin: dict[str, str] = {}
+    duplicated: set[str] = set()
     for path in sorted(folder.glob("*.y*ml")):
         name = path.name
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = safeyaml.load(path.read_bytes(), limits)
         except UnicodeDecodeError:
             problems.append(Problem(name, "n'est pas encodé en UTF-8"))
             continue
@@ -275,10 +282,13 @@ def load_records(folder: Path) -> tuple[list[Record], list[Problem]]:
                     problems.append(Problem(where, f"champ {loc} : {err['msg']}"))
                 continue
             if record.id in origin:
-                problems.append(Problem(where, f"identifiant en double (déjà dans {origin[record.id]})"))
+                problems.append(Problem(where, f"identifiant en double (déjà dans {origin[record.id]}) : aucune des "
+                                               "deux fiches n'est indexée", blocking=True))
+                duplicated.add(record.id)
                 continue
             origin[record.id] = name
             records.append(record)
+    records = [r for r in records if r.id not in duplicated]
     problems.extend(_check_aliases(records, origin))
     records = _drop_dangling(records, origin, problems)
     return records, problems
@@ -415,8 +425,8 @@ def several_valued(records: list[Record]) -> list[tuple[str, str, int]]:
     return [(r.id, f.field, len(f.values)) for r in records for f in r.facts if f.several]
 
 
-def load_programme(folder: Path) -> tuple[list[Document], list[Problem]]:
+def load_programme(folder: Path, limits: CorpusLimits = CorpusLimits()) -> tuple[list[Document], list[Problem]]:
     """Load, validate and render every programme record as an indexable document."""
-    records, problems = load_records(folder)
+    records, problems = load_records(folder, limits)
     by_id = {r.id: r for r in records}
     return [render(r, by_id) for r in records], problems

@@ -46,6 +46,15 @@ class BuildLocked(AssistantError):
     """Another build holds the lock."""
 
 
+class BuildTooLarge(AssistantError):
+    """More texts to embed than the settings allow without confirmation."""
+
+
+# A conservative embedding rate on the 2-core machine, to tell how long a big build will take (docs/performance.md
+# measures 50-70 texts/s for e5-torch): an estimate for the user, never a limit.
+EXPECTED_TEXTS_PER_SECOND = 40
+
+
 @contextmanager
 def build_lock(index_dir: Path):
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -186,6 +195,7 @@ def build_index(
     problems: list[Problem] | None = None,
     progress: Progress | None = None,
     full: bool = False,
+    max_texts: int | None = None,
 ) -> Manifest:
     """Index ``documents`` into a new version, embedding only texts the current version lacks, then make it current.
 
@@ -202,6 +212,8 @@ def build_index(
         problems: Corpus problems to record in the manifest.
         progress: Called as ``progress(stage, done, total)``.
         full: Re-embed everything, even texts the current version holds.
+        max_texts: Refuse (``BuildTooLarge``, nothing written) when more texts than this need a vector; None
+            means no limit (the user confirmed).
 
     Returns:
         The manifest of the new current version; ``manifest.build`` tells what was reused.
@@ -214,6 +226,12 @@ def build_index(
         chunks, sentence_texts, texts = prepared.chunks, prepared.sentence_texts, prepared.texts
         keys, cache = prepared.keys, prepared.cache
         missing = list(dict.fromkeys(k for k in keys if k not in cache))
+        if max_texts is not None and len(missing) > max_texts:
+            minutes = len(missing) / EXPECTED_TEXTS_PER_SECOND / 60
+            raise BuildTooLarge(
+                f"{len(missing)} textes à vectoriser, environ {minutes:.0f} min sur ce processeur "
+                f"(~{EXPECTED_TEXTS_PER_SECOND} textes/s), au-delà de limits.build_texts = {max_texts}. "
+                "Rien n'a été écrit ; relancez avec --yes pour confirmer, ou relevez la limite.")
         by_key = {k: t for k, t in zip(keys, texts)}
         embed_started = time.perf_counter()
         fresh = _embed(embedder, [by_key[k] for k in missing], progress)
@@ -369,6 +387,12 @@ def corpus_changes(manifest: Manifest, documents: list[Document]) -> dict[str, l
     }
 
 
+def damaged_files(folder: Path, manifest: Manifest) -> list[str]:
+    """The files of an index version that are missing or do not match their checksum in the manifest."""
+    return [name for name, digest in manifest.files.items()
+            if not (folder / name).is_file() or sha256_file(folder / name) != digest]
+
+
 def load_index(index_dir: Path, embedder_identity: str | None = None, verify: bool = True) -> LoadedIndex:
     """Load the current index version, checking its files and that it matches the embedder.
 
@@ -388,11 +412,8 @@ def load_index(index_dir: Path, embedder_identity: str | None = None, verify: bo
             f"L'index a été construit avec l'analyseur lexical {manifest.bm25.get('analyzer')!r}, "
             f"cette version utilise {BM25_PARAMS['analyzer']!r}. {rebuild}"
         )
-    if verify:
-        for name, digest in manifest.files.items():
-            path = folder / name
-            if not path.is_file() or sha256_file(path) != digest:
-                raise IndexCorrupted(f"Le fichier {name} de l'index est absent ou altéré. {rebuild}")
+    if verify and (damaged := damaged_files(folder, manifest)):
+        raise IndexCorrupted(f"Le fichier {damaged[0]} de l'index est absent ou altéré. {rebuild}")
     try:
         with (folder / CHUNKS_FILE).open(encoding="utf-8") as handle:
             chunks = [Chunk.from_json(json.loads(line)) for line in handle]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,7 @@ class LexicalStore:
 
     @classmethod
     def from_texts(cls, texts: list[str], k1: float = 1.2, b: float = 0.75) -> "LexicalStore":
-        import bm25s
+        bm25s = _bm25s()
 
         tokens = [analyze(t) or ["∅"] for t in texts]
         bm25 = bm25s.BM25(k1=k1, b=b)
@@ -115,6 +116,16 @@ class LexicalStore:
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalStore":
-        import bm25s
+        bm25s = _bm25s()
 
         return cls(bm25s.BM25.load(str(folder / cls.DIR), allow_pickle=False, show_progress=False))
+
+
+def _bm25s():
+    """bm25s, without its DEBUG lines: it sets its own logger to DEBUG when imported."""
+    import bm25s
+
+    logger = logging.getLogger("bm25s")
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logger.setLevel(logging.WARNING)
+    return bm25s

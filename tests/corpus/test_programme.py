@@ -91,8 +91,8 @@ def test_duplicates_dangling_relations_and_broken_yaml(tmp_path):
       sources: [https://example.org]
     - id: autre
       kind: project
-      name: Programme test
-      description: Reprend un alias déjà pris par prog.
+      name: PROJ
+      description: Reprend le nom déjà pris par proj.
       relations: {programme: inexistant}
       sources: [https://example.org]
     """)
@@ -100,7 +100,9 @@ def test_duplicates_dangling_relations_and_broken_yaml(tmp_path):
     records, problems = load_records(tmp_path)
     text = [str(p) for p in problems]
     assert any("c.yaml › prog" in t and "double" in t for t in text)
-    assert any("autre" in t and "Programme test" in t for t in text)
+    assert "prog" not in {r.id for r in records}  # claimed twice: neither definition is trusted
+    assert any(p.blocking for p in problems if "double" in p.message)
+    assert any("autre" in t and "PROJ" in t for t in text)
     assert any("relations.programme" in t and "inexistant" in t for t in text)
     assert any(t.startswith("d.yaml") and "YAML" in t for t in text)
     autre = next(r for r in records if r.id == "autre")
