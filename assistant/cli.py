@@ -78,6 +78,8 @@ def index_build(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Dire ce qui serait ajouté, modifié, retiré, sans rien écrire.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Tout revectoriser, même ce que l'index actuel contient déjà.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Bilan (ou plan, avec --dry-run) en JSON sur stdout.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirmer une construction qui vectorise plus de "
+                                                         "limits.build_texts textes.")] = False,
 ):
     """Construire l'index à partir du corpus ; seuls les passages nouveaux ou modifiés sont vectorisés.
 
@@ -99,23 +101,29 @@ def index_build(
                                                        if ids else ""))
         print(f"  {plan.unchanged} document(s) inchangé(s)\n  textes à vectoriser : {plan.to_embed}, "
               f"vecteurs réutilisés : {plan.reused}")
+        if plan.to_embed > settings.limits.build_texts:
+            print(f"  au-delà de limits.build_texts ({settings.limits.build_texts}) : la construction demandera --yes")
         for problem in problems:
             print(f"  ignoré : {problem}")
         print("(rien n'a été écrit)")
         return
     started = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=_stderr(), transient=True) as bar:
-        tasks = {}
+    if not _stderr().is_terminal:  # a log or a CI job: a plain line every ten seconds instead of a bar
+        manifest, problems = build_index_from_settings(settings, _progress_lines(), full=full, confirmed=yes)
+    else:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=_stderr(),
+                      transient=True) as bar:
+            tasks = {}
 
-        def progress(stage, done, total):
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total, rate="")
-            elapsed = bar.tasks[tasks[stage]].elapsed or 0
-            rate = f"{done / elapsed:.1f} textes/s" if stage == "vectorisation" and elapsed > 0.5 else ""
-            bar.update(tasks[stage], completed=done, total=total, rate=rate)
+            def progress(stage, done, total):
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total, rate="")
+                elapsed = bar.tasks[tasks[stage]].elapsed or 0
+                rate = f"{done / elapsed:.1f} textes/s" if stage == "vectorisation" and elapsed > 0.5 else ""
+                bar.update(tasks[stage], completed=done, total=total, rate=rate)
 
-        manifest, problems = build_index_from_settings(settings, progress, full=full)
+            manifest, problems = build_index_from_settings(settings, progress, full=full, confirmed=yes)
     for problem in problems:
         _stderr().print(f"[yellow]ignoré[/] {problem}", highlight=False)
     c, b = manifest.counts, manifest.build
@@ -134,6 +142,21 @@ def index_build(
     )
 
 
+def _progress_lines(every: float = 10.0):
+    """A progress callback that prints « vectorisation : 1200/5000 (48.3 textes/s) » at most every ``every`` s."""
+    state = {"last": 0.0, "started": {}}
+
+    def progress(stage, done, total):
+        now = time.monotonic()
+        started = state["started"].setdefault(stage, now)
+        if now - state["last"] >= every or (done == total and now - started >= every):
+            state["last"] = now
+            rate = f" ({done / (now - started):.1f} textes/s)" if stage == "vectorisation" and now > started else ""
+            print(f"{stage} : {done}/{total}{rate}", file=sys.stderr, flush=True)
+
+    return progress
+
+
 @index_app.command("status")
 def index_status(
     json_out: Annotated[bool, typer.Option("--json", help="Sortie JSON sur stdout.")] = False,
@@ -150,12 +173,15 @@ def index_status(
 
     settings = load_settings()
     status = read_status(settings)
-    if check:  # refuses an index built with another embedder or analyser, or with damaged files
+    if check and not status["damaged_files"]:  # refuses an index built with another embedder or analyser
         load_index(settings.index.dir, make_embedder(settings.index.embedder, settings.index.st_model).identity)
     if json_out:
         print(json.dumps(status, ensure_ascii=False))
     else:
         _print_status(status)
+    if status["damaged_files"]:  # whatever the options: an index that does not load is not « fine »
+        fail(f"index altéré : {', '.join(status['damaged_files'])} absent(s) ou modifié(s) depuis la construction "
+             "— reconstruisez-le : assistant index build")
     if check and status["corpus_changed"]:
         raise typer.Exit(1)
 
@@ -416,10 +442,10 @@ def corpus_check(json_out: Annotated[bool, typer.Option("--json", help="Sortie J
     """
     from collections import Counter
 
-    from corpus.load import load_corpus
+    from assistant.app import load_corpus_from_settings
 
     settings = load_settings()
-    documents, problems = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir)
+    documents, problems = load_corpus_from_settings(settings)
     kinds = Counter(d.metadata.get("record_kind", "document") for d in documents)
     several = [{"record": d.doc_id, "field": f["field"], "values": [v["value"] for v in f["values"]]}
                for d in documents if d.kind == "record" for f in d.metadata["facts"] if len(f["values"]) > 1]
@@ -444,10 +470,10 @@ def corpus_show(ids: Annotated[list[str], typer.Argument(help="Identifiants de f
 
     Exemple : assistant corpus show pepr-ia centre-aissai
     """
-    from corpus.load import load_corpus
+    from assistant.app import load_corpus_from_settings
 
     settings = load_settings()
-    documents, problems = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir)
+    documents, problems = load_corpus_from_settings(settings)
     by_id = {d.doc_id: d for d in documents}
     unknown = [i for i in ids if i not in by_id]
     for doc_id in ids:
