@@ -249,7 +249,8 @@ def batch(
         "--input-format", help="jsonl, csv ou txt (défaut : d'après l'extension de INPUT).")] = None,
     mode: Annotated[Optional[str], typer.Option(
         "--mode", help="extractive, generative ou auto (réglage answer.mode).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Reprendre : sauter les id déjà dans OUTPUT.")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Reprendre : sauter les id déjà répondus dans OUTPUT ; les erreurs sont retentées.")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, max=32, help="Questions traitées en parallèle.")] = 1,
     summary_json: Annotated[bool, typer.Option("--summary-json", help="Bilan final en JSON sur stderr.")] = False,
 ):
@@ -257,9 +258,15 @@ def batch(
 
     Exemple : assistant batch questions.jsonl -o reponses.csv --workers 2
     """
-    from assistant.batch import (INPUT_FORMATS, OUTPUT_FORMATS, RecordWriter, detect_format, load_done,
-                                 read_items, run_batch)
+    from typing import get_args
 
+    from assistant.batch import (INPUT_FORMATS, OUTPUT_FORMATS, RecordWriter, detect_format, load_done,
+                                 read_items, run_batch, sort_output)
+    from assistant.settings import AnswerSettings
+
+    modes = get_args(AnswerSettings.model_fields["mode"].annotation)
+    if mode and mode not in modes:  # an invalid option: exit 2, like the others, not a settings error
+        fail(f"--mode doit être l'un de : {', '.join(modes)} (réglage answer.mode)", 2)
     if in_format and in_format not in INPUT_FORMATS:
         fail(f"--input-format doit être l'un de : {', '.join(INPUT_FORMATS)}", 2)
     if out_format and out_format not in OUTPUT_FORMATS:
@@ -304,6 +311,8 @@ def batch(
     finally:
         if output:
             handle.close()
+    if resume:  # retried questions were appended: back to input order
+        sort_output(output, fmt, [i.id for i in items])
     report = summary.as_dict()
     if summary_json:
         _stderr().print(json.dumps(report, ensure_ascii=False), highlight=False, soft_wrap=True)
@@ -340,6 +349,12 @@ def eval_command(
     from assistant.batch import read_items
     from assistant.evaluation import calibrate, compare, evaluate_item, run_eval
 
+    from assistant.app import MODES
+
+    if retrieval and retrieval not in ("hybrid", "dense", "bm25"):
+        fail("--retrieval doit être l'un de : hybrid, dense, bm25 (réglage retrieval.mode)", 2)
+    if mode and mode not in MODES:
+        fail(f"--mode doit être l'un de : {', '.join(MODES)} (réglage answer.mode)", 2)
     if retrieval:
         os.environ["ASSISTANT_RETRIEVAL__MODE"] = retrieval
     if mode:
@@ -416,11 +431,22 @@ def serve(
 
     Exemple : assistant serve --port 7860
     """
+    import ipaddress
     from importlib.metadata import entry_points
 
     from assistant.app import build
 
     settings = load_settings()
+    host = host or settings.ui.host
+    try:  # 127.0.0.0/8, ::1 or « localhost »: only this machine reaches it
+        loopback = host.strip("[] ").lower() == "localhost" or ipaddress.ip_address(host.strip("[] ")).is_loopback
+    except ValueError:
+        loopback = False
+    if not settings.ui.username and not loopback:
+        _stderr().print(
+            f"[bold yellow]Attention :[/] le chat sera servi sur {host}, hors de la boucle locale, sans "
+            "identification : toute personne qui atteint cette adresse peut l'utiliser. Définissez "
+            "ui.username et ui.password (ASSISTANT_UI__PASSWORD) pour exiger une identification.", highlight=False)
     assistant = build(settings)
     # The web front end registers itself (pyproject: [project.entry-points."assistant.frontends"]):
     # the assistant never imports the ui package.
@@ -431,7 +457,7 @@ def serve(
         launch = found[0].load()
     except ImportError as exc:
         fail(f"l'interface web demande gradio : pip install -e '.[ui]' ({exc})")
-    launch(assistant, host=host or settings.ui.host, port=port or settings.ui.port)
+    launch(assistant, host=host, port=port or settings.ui.port)
 
 
 @corpus_app.command("check")

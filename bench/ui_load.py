@@ -1,10 +1,15 @@
 """Load on the web chat: N concurrent conversations over loopback, each a question then a follow-up.
 
-Usage: .venv/bin/python bench/ui_load.py [--conversations 25] [--timeout 300]
+Usage: .venv/bin/python bench/ui_load.py [--conversations 25] [--hostile 5] [--timeout 300]
 
 Starts the real Gradio app on a free loopback port with the current index, then opens N gradio_client
 sessions at once. For each request it records the time to the first piece of the answer (the first
 streamed update carrying answer text) and the time to the complete answer. Prints p50/p95 and errors.
+
+With ``--hostile N``, the same load runs twice in one process: alone, then beside N hostile clients that loop
+until the ordinary conversations end — a chat history of 100 KB messages with a 2 000-character question, the
+longest questions allowed, and floods of forged 1 MB votes sent to Gradio's queue by hand — and the two p95
+are compared.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import argparse
 import json
 import socket
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -81,10 +87,48 @@ def run_load(url: str, conversations: int, timeout: float) -> dict:
             "wall_s": round(time.perf_counter() - started, 2)}
 
 
+def hostile_clients(url: str, count: int, stop: threading.Event) -> dict:
+    """Start ``count`` hostile loops (history, long questions, forged votes in turn); returns their counters."""
+    from gradio_client import Client
+
+    from tests.ui.raw_queue import RawQueue
+
+    counters = {"history": 0, "long_question": 0, "vote_flood": 0, "failures": 0}
+    lock = threading.Lock()
+    huge = [{"role": "user", "content": "Qu'est-ce que le PEPR IA ? " * 4000},
+            {"role": "assistant", "content": "…"}] * 3
+    question = ("Quel est le budget du PEPR IA " * 80)[:1999] + "?"
+
+    def loop(kind: str) -> None:
+        client = Client(url, verbose=False) if kind != "vote_flood" else None
+        queue = RawQueue(url) if kind == "vote_flood" else None
+        while not stop.is_set():
+            try:
+                if kind == "history":
+                    client.predict(question, huge, "extractive", 5, "fr", api_name="/chat")
+                elif kind == "long_question":
+                    client.predict(question, [], "extractive", 5, "fr", api_name="/chat")
+                else:
+                    dep = queue.dependency("like", "chatbot")
+                    data = ["x" * 1_000_000 for _ in dep["inputs"]]
+                    queue.call(dep, data, event_data={"index": 1, "value": "x" * 1_000_000, "liked": True})
+                with lock:
+                    counters[kind] += 1
+            except Exception:
+                with lock:
+                    counters["failures"] += 1
+
+    kinds = ["history", "long_question", "vote_flood"]
+    for i in range(count):
+        threading.Thread(target=loop, args=(kinds[i % len(kinds)],), daemon=True).start()
+    return counters
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversations", type=int, default=25)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--hostile", type=int, default=0, help="hostile clients beside a second run")
     args = parser.parse_args()
     from assistant.app import build
     from assistant.settings import Settings
@@ -93,9 +137,25 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    demo = launch(build(Settings()), port=port, block=False)
+    settings = Settings()
+    feedback = Path(tempfile.mkdtemp()) / "feedback.jsonl"  # forged votes must not touch the real file
+    settings = settings.model_copy(update={"ui": settings.ui.model_copy(update={"feedback_path": feedback})})
+    demo = launch(build(settings), port=port, block=False)
+    url = f"http://127.0.0.1:{port}/"
     try:
-        print(json.dumps(run_load(f"http://127.0.0.1:{port}/", args.conversations, args.timeout), ensure_ascii=False))
+        alone = run_load(url, args.conversations, args.timeout)
+        if not args.hostile:
+            print(json.dumps(alone, ensure_ascii=False))
+            return
+        stop = threading.Event()
+        counters = hostile_clients(url, args.hostile, stop)
+        time.sleep(2)  # the hostile loops are running before the ordinary conversations start
+        beside = run_load(url, args.conversations, args.timeout)
+        stop.set()
+        ratio = (beside["complete_ms"]["p95"] / alone["complete_ms"]["p95"]) if alone["complete_ms"]["p95"] else None
+        print(json.dumps({"alone": alone, "beside_hostile": beside, "hostile": {"clients": args.hostile, **counters},
+                          "feedback_bytes": feedback.stat().st_size if feedback.exists() else 0,
+                          "p95_ratio": round(ratio, 2) if ratio else None}, ensure_ascii=False))
     finally:
         demo.close()
 

