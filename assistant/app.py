@@ -225,7 +225,7 @@ def build(settings: Settings) -> Assistant:
 def _components(settings: Settings, index: LoadedIndex, embedder) -> tuple[HybridRetriever, ExtractiveAnswerer]:
     r = settings.retrieval
     retriever = HybridRetriever(index, embedder, mode=r.mode, candidates=r.candidates, rrf_k=r.rrf_k,
-                                dense_weight=r.dense_weight, bm25_weight=r.bm25_weight)
+                                dense_weight=r.dense_weight, bm25_weight=r.bm25_weight, embed_chars=r.query_embed_chars)
     a = settings.answer
     answerer = ExtractiveAnswerer(index, settings.index.embedder, max_sentences=a.max_sentences,
                                   min_confidence=a.min_confidence, dense_weight=a.dense_weight,

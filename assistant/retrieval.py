@@ -32,16 +32,22 @@ class HybridRetriever:
     """
 
     def __init__(self, index: LoadedIndex, embedder, *, mode: str = "hybrid", candidates: int = 30,
-                 rrf_k: int = 60, dense_weight: float = 1.0, bm25_weight: float = 1.0):
+                 rrf_k: int = 60, dense_weight: float = 1.0, bm25_weight: float = 1.0, embed_chars: int = 400):
         self.index = index
         self.embedder = embedder
         self.mode = mode
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.embed_chars = embed_chars
         self.weights = {"dense": dense_weight if mode != "bm25" else 0.0,
                         "bm25": bm25_weight if mode != "dense" else 0.0}
 
     def query_vector(self, query: str) -> np.ndarray:
+        """The query's vector, from at most ``embed_chars`` characters (cut at a word): the cost of a query
+        grows with the square of its length, and what a long question asks is in its first words; BM25
+        still reads it whole."""
+        if len(query) > self.embed_chars:
+            query = query[: self.embed_chars].rsplit(" ", 1)[0] or query[: self.embed_chars]
         return self.embedder.encode_query(query)
 
     def retrieve(self, query: str, top_k: int, query_vector: np.ndarray | None = None) -> list[Hit]:

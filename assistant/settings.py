@@ -43,6 +43,8 @@ class RetrievalSettings(Section):
     corroboration_pool: int = Field(40, ge=0, le=200, description="Passages suivants où chercher une confirmation")
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
+    query_embed_chars: int = Field(400, ge=50, le=100_000, description="Caractères de la requête vectorisés au "
+                                                                        "plus (BM25 la lit entière)")
 
 
 class AnswerSettings(Section):
@@ -118,6 +120,8 @@ class LimitsSettings(Section):
     history_turns: int = Field(10, ge=0, le=200, description="Questions précédentes prises en compte au plus "
                                                              "(les plus récentes)")
     history_chars: int = Field(6000, ge=0, le=200_000, description="Caractères de l'historique pris en compte au plus")
+    request_bytes: int = Field(512_000, ge=10_000, le=100_000_000, description="Taille maximale d'une requête "
+                                                                             "HTTP au chat (hors envois de fichiers)")
     feedback_comment_chars: int = Field(1000, ge=0, le=20_000, description="Longueur maximale d'un commentaire d'avis")
     feedback_per_minute: int = Field(10, ge=1, le=10_000, description="Avis enregistrés par conversation et par minute")
     login_attempts_per_minute: int = Field(10, ge=1, le=10_000, description="Essais d'identification par adresse "

@@ -384,7 +384,8 @@ def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, *, b
     from starlette.middleware import Middleware
 
     guard = Middleware(RequestGuard, uploads=ui.max_upload_bytes > 0,
-                       login_attempts=settings.limits.login_attempts_per_minute if auth else None)
+                       login_attempts=settings.limits.login_attempts_per_minute if auth else None,
+                       max_body=settings.limits.request_bytes)
     auth_message = None
     if auth:
         auth_message = (f"Après {settings.limits.login_attempts_per_minute} essais manqués en une minute, "

@@ -27,8 +27,12 @@ def _json_response(status: int, detail: str, headers: dict[str, str] | None = No
 
 
 class RequestGuard:
-    """ASGI middleware in front of Gradio's routes: uploads refused when ``ui.max_upload_bytes`` is 0,
-    failed logins limited per client address.
+    """ASGI middleware in front of Gradio's routes: request bodies bounded, uploads refused when
+    ``ui.max_upload_bytes`` is 0, failed logins limited per client address.
+
+    A body larger than ``max_body`` bytes (``limits.request_bytes``) is answered 413 before Gradio parses it:
+    a forged 5 MB vote or a history of megabytes costs the server no JSON parsing nor validation. Uploads
+    (when allowed) have their own limit.
 
     Gradio checks only a file's size against its limit, so with a limit of 0 an empty file (any name) is
     still stored and served back: here, with 0, every upload route and every multipart request other than
@@ -40,8 +44,10 @@ class RequestGuard:
 
     UPLOAD_ROUTES = ("upload", "process_recording")
 
-    def __init__(self, app, *, uploads: bool, login_attempts: int | None, window: float = 60.0, clock=None):
+    def __init__(self, app, *, uploads: bool, login_attempts: int | None, window: float = 60.0, clock=None,
+                 max_body: int | None = None):
         self.app = app
+        self.max_body = max_body
         self.uploads = uploads
         self.login_attempts = login_attempts
         self.window = window
@@ -59,9 +65,44 @@ class RequestGuard:
             response = _json_response(403, "Envoi de fichier refusé : ce service n'accepte aucun fichier "
                                            "(ui.max_upload_bytes = 0).")
             return await response(scope, receive, send)
+        if self.max_body is not None and scope.get("method") in ("POST", "PUT", "PATCH") \
+                and not (self.uploads and self._is_upload(scope, path, is_login)):
+            receive = await self._bounded(scope, receive, send)
+            if receive is None:
+                return
         if is_login and scope.get("method") == "POST" and self.login_attempts is not None:
             return await self._login(scope, receive, send)
         return await self.app(scope, receive, send)
+
+    async def _bounded(self, scope, receive, send):
+        """The request's ``receive``, its body read whole if within ``max_body``; None once a 413 was sent."""
+        refusal = _json_response(413, f"Requête trop volumineuse (plus de {self.max_body} octets, "
+                                      "limits.request_bytes).")
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            await refusal(scope, receive, send)
+            return None
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.max_body:
+                await refusal(scope, receive, send)
+                return None
+        body, replayed = b"".join(chunks), False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay
 
     def _is_upload(self, scope, path: str, is_login: bool) -> bool:
         if path.rsplit("/", 1)[-1] in self.UPLOAD_ROUTES:

@@ -13,7 +13,8 @@ from tests.ui.test_gradio_app import free_port
 
 pytestmark = [pytest.mark.ui]
 
-FORGED = "FORGED-TEXT-" * 100_000  # 1.2 MB in each field the client sends: a 5 MB request
+FORGED = "FORGED-TEXT-" * 7_000  # 84 KB in each field the client sends: a request under limits.request_bytes
+HUGE = "FORGED-TEXT-" * 100_000  # 1.2 MB in each field: a 5 MB request
 SMALL = "FORGED-TEXT-" * 100
 COMMENT_CHARS = 50
 PER_MINUTE = 3
@@ -68,7 +69,7 @@ def test_a_forged_vote_records_only_what_the_server_answered(server, real_assist
     answer_index = len(history) - 1
     assert "73 millions" in json.dumps(history, ensure_ascii=False)
 
-    status = vote(queue, answer_index, forged=FORGED, comment="avis " * 250_000)  # a 1.2 MB comment
+    status = vote(queue, answer_index, forged=FORGED, comment="avis " * 15_000)  # a 75 KB comment
     assert "Merci" in status
     size = feedback.stat().st_size - before
     assert size < 4_000, f"the feedback file grew by {size} bytes"
@@ -111,3 +112,18 @@ def test_votes_past_the_per_minute_limit_get_a_message_and_write_nothing(server)
     other = RawQueue(url)  # the limit is per conversation: another one still votes
     other_history = ask(other, "Quel est le budget du PEPR IA ?")
     assert "Merci" in vote(other, len(other_history) - 1, comment="vote")
+
+
+def test_a_5_mb_forged_vote_is_refused_unread(server):
+    url, feedback = server
+    queue = RawQueue(url)
+    history = ask(queue, "Quel est le budget du PEPR IA ?")
+    before = feedback.read_bytes() if feedback.exists() else b""
+    dep = queue.dependency("like", "chatbot")
+    import httpx
+
+    body = {"data": forged_inputs(queue, dep, HUGE, HUGE), "event_data": {"index": len(history) - 1, "liked": True},
+            "fn_index": dep["id"], "trigger_id": dep["targets"][0][0], "session_hash": queue.session_hash}
+    refused = httpx.post(f"{url}/gradio_api/queue/join", json=body, timeout=60)
+    assert refused.status_code == 413
+    assert (feedback.read_bytes() if feedback.exists() else b"") == before

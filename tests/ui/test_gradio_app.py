@@ -120,10 +120,11 @@ def test_user_questions_feed_follow_ups():
 
 
 def test_a_refused_huge_question_is_echoed_by_its_beginning_only(client):
-    """Audit, issue 14, finding 15: a 1 MB question is refused, and not sent back whole into the chat."""
+    """Audit, issue 14, finding 15: a 300 KB question (under limits.request_bytes; past it, 413) is refused, and
+    not sent back whole into the chat."""
     from ui.app import ECHO_CHARS, message_text
 
-    question = "Quel est le budget du PEPR IA ? " + "x" * 1_000_000
+    question = "Quel est le budget du PEPR IA ? " + "x" * 300_000
     history, _, _ = ask(client, question)
     shown = message_text(history[-2])
     assert shown.startswith("Quel est le budget du PEPR IA ?") and shown.endswith("…")

@@ -219,3 +219,22 @@ def test_serve_warns_on_stderr_off_loopback_without_login(real_assistant, clean_
     assert calls == [(host, 7861)]
     stderr = result.stderr
     assert ("hors de la boucle locale" in stderr and "ui.password" in stderr) is warned, stderr
+
+
+def test_a_request_body_past_the_limit_is_refused_before_gradio_reads_it(real_assistant, clean_settings, tmp_path):
+    with serve_with(real_assistant, clean_settings, tmp_path, limits={"request_bytes": 50_000}) as url:
+        big = httpx.post(f"{url}/gradio_api/queue/join", content=b'{"data": ["' + b"x" * 60_000 + b'"]}',
+                         headers={"content-type": "application/json"}, timeout=30)
+        assert big.status_code == 413 and "limits.request_bytes" in big.text
+
+        def chunks():
+            yield b'{"data": ["'
+            for _ in range(10):
+                yield b"x" * 10_000
+            yield b'"]}'
+
+        streamed = httpx.post(f"{url}/gradio_api/queue/join", content=chunks(),
+                              headers={"content-type": "application/json"}, timeout=30)
+        assert streamed.status_code == 413
+        small = httpx.post(f"{url}/gradio_api/queue/join", json={"data": [], "fn_index": 999}, timeout=30)
+        assert small.status_code != 413
