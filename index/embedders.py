@@ -19,7 +19,6 @@ vectors; :meth:`SentenceTransformerEmbedding.model` is that ``SentenceTransforme
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from pathlib import Path
