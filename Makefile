@@ -7,6 +7,8 @@ export TRANSFORMERS_OFFLINE := 1
 
 # llama-cpp-python has no wheel here: it is compiled (about 7 min), portable so that it runs on any
 # x86-64 CPU with AVX2 (the default native build dies with "Illegal instruction" on these machines).
+# pip's wheel cache is keyed by the source, not by CMAKE_ARGS: a native wheel built once by a bare
+# `pip install llama-cpp-python` would be reused here, so this step never reads the cache.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 .PHONY: install install-llm browser index run test test-fast clean
@@ -29,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-llm: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[st,ui,dev,llm]"
+	$(BIN)/python -m pip install --quiet --no-cache-dir -e ".[st,ui,dev,llm]"
 	touch $@
 
 index: install
