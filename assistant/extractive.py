@@ -41,6 +41,7 @@ class Candidate:
     score: float
     dense: float
     coverage: float
+    reader: float | None = None  # the learned reader's probability that the sentence answers, when it read it
 
 
 # How a sentence is scored (tuned on eval/dev_qa.jsonl by bench/tune_sentence_weights.py).
@@ -59,7 +60,8 @@ class ExtractiveAnswerer:
 
     def __init__(self, index: LoadedIndex, backend: str, *, max_sentences: int = 3, min_confidence: float = -0.914,
                  dense_weight: float = 1.0, unknown_penalty: float = 3.0, unsupported_penalty: float = 2.0,
-                 min_dense_english: float = 0.196):
+                 min_dense_english: float = 0.196, reader: str = "rules", reader_shortlist: int = 20,
+                 min_reader: float = 0.5):
         self.index = index
         self.low, self.high = DENSE_SCALE.get(backend, (0.0, 1.0))
         self.max_sentences = max_sentences
@@ -72,6 +74,15 @@ class ExtractiveAnswerer:
         # they must reach this sentence similarity instead.
         self.min_dense_english = min_dense_english
         self.weights = dict(SENTENCE_WEIGHTS)
+        # The learned reader (assistant/reader) re-scores the best sentences by the weights above; its probability
+        # then ranks them and decides abstention.
+        self.reader = None
+        if reader == "learned":
+            from assistant.reader.model import Reader
+
+            self.reader = Reader.shared()
+        self.reader_shortlist = reader_shortlist
+        self.min_reader = min_reader
         # A fiche line is judged against its whole record (all its fields), a document sentence against its passage.
         self.record_texts: dict[str, str] = {}
         for chunk in index.chunks:
@@ -118,6 +129,8 @@ class ExtractiveAnswerer:
         """The sentences that state what the question asks, with every value and source that bears on it."""
         english = is_english(question)
         candidates = self._candidates(question, query, hits, query_vector)
+        if candidates and self.reader is not None:
+            candidates = self._read(question, candidates)
         if candidates and asks_for_latest(question):
             candidates = _prefer_recent(candidates)
         if not candidates:
@@ -130,8 +143,13 @@ class ExtractiveAnswerer:
                    "unsupported": 1.0 if premise else 0.0}
         if premise:
             signals["premise"] = premise
-        confidence = self.confidence(signals)
-        if confidence < self.min_confidence or (english and signals["dense"] < self.min_dense_english):
+        if best.reader is not None:
+            signals["reader"] = round(best.reader, 4)
+            confidence = round(best.reader - self.unsupported_penalty * signals["unsupported"], 4)
+            threshold = self.min_reader
+        else:
+            confidence, threshold = self.confidence(signals), self.min_confidence
+        if confidence < threshold or (english and signals["dense"] < self.min_dense_english):
             return self._abstain(question, english, confidence, signals)
         kind = expected_type(question)
         key = headline_figure(best)
@@ -195,6 +213,16 @@ class ExtractiveAnswerer:
         body = self.record_texts.get(chunk.doc_id, chunk.text)
         context = f"{chunk.title} {chunk.section} {chunk.metadata.get('keywords', '')} {body}"
         return Evidence(c.text, record_field(chunk, c.text)[0], context)
+
+    def _read(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
+        """The ``reader_shortlist`` best candidates by the simple scores, ranked by the reader; the rest after them."""
+        shortlist, rest = candidates[: self.reader_shortlist], candidates[self.reader_shortlist:]
+        probabilities = self.reader.scores(question, [(c.hit.chunk.title, c.text) for c in shortlist])
+        for c, p in zip(shortlist, probabilities):
+            c.reader = c.score = float(p)
+        for c in rest:
+            c.score = 0.0
+        return sorted(shortlist, key=lambda c: -c.score) + rest
 
     def confidence(self, signals: dict) -> float:
         """How sure the best sentence answers the question; the weights are fitted by ``assistant eval --calibrate``."""

@@ -70,6 +70,13 @@ class AnswerSettings(Section):
         2.0, ge=0, le=5, description="Pénalité quand les extraits ne disent pas ce que la question demande ou "
                                      "précise (« taux de sélection », « pour Inria », « en 2024 »)")
     min_dense_english: float = Field(0.196, ge=0, le=1, description="Similarité minimale pour une question en anglais")
+    reader: Literal["rules", "learned"] = Field(
+        "rules", description="Choix des phrases : rules (poids fixés à la main) ou learned (lecteur entraîné, "
+                             "assistant/reader)")
+    reader_shortlist: int = Field(20, ge=1, le=200, description="Phrases lues par le lecteur entraîné, les "
+                                                                "meilleures selon les scores simples")
+    min_reader: float = Field(0.5, ge=0, le=1, description="Lecteur entraîné : probabilité sous laquelle "
+                                                          "l'assistant s'abstient")
     max_question_chars: int = Field(2000, ge=10, le=100_000)
 
 

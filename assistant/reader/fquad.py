@@ -3,7 +3,9 @@
 FQuAD 1.0 (Illuin Technology, CC BY-NC-SA 3.0) lies in ``../shared/data/fquad-train/``; nothing of its text is
 copied into the project: it is read from there at run time. The articles are split once into a *fit* part (the
 reader is trained on it) and a *held-out* part (measured, never fitted on) by a rule on the article titles,
-written down with the file's hash in ``eval/fquad_split.json`` before anything was fitted.
+written down with the file's hash in ``eval/fquad_split.json`` before anything was fitted. Within the fit part, the
+articles whose title's sha256 is 1 modulo 5 form the *calibration* part: the reader is not trained on them, and the
+abstention threshold is chosen on them (and on eval/dev_qa.jsonl); the others are the *train* part.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def load(path: Path = DEFAULT_FILE) -> list[Article]:
             for p, paragraph in enumerate(article["paragraphs"]):
                 doc_id = f"fquad-{a:03d}-{p:03d}"
                 context = paragraph["context"]
-                paragraphs.append(Document(doc_id=doc_id, title=title.replace("_", " "), text=context,
+                paragraphs.append(Document(doc_id=doc_id, title=title.replace("_", " ").replace("-", " "), text=context,
                                            source=f"FQuAD 1.0, {title}, paragraphe {p + 1}",
                                            content_hash=hashlib.sha256(context.encode("utf-8")).hexdigest()))
                 for qa in paragraph["qas"]:
@@ -85,14 +87,25 @@ def load(path: Path = DEFAULT_FILE) -> list[Article]:
     return articles
 
 
+def calibration(title: str) -> bool:
+    return int(hashlib.sha256(title.encode("utf-8")).hexdigest(), 16) % HELD_OUT_SHARE == 1
+
+
+PARTS = ("held_out", "fit", "train", "calibration")
+
+
 def split(articles: list[Article], path: Path, split_file: Path = SPLIT_FILE) -> dict[str, list[Article]]:
-    """The fit and held-out articles, as fixed in ``split_file`` (checked against the data file's hash)."""
+    """The fit and held-out articles, as fixed in ``split_file`` (checked against the data file's hash), and the fit
+    part's two halves: ``train`` and ``calibration``."""
     fixed = json.loads(split_file.read_text(encoding="utf-8"))
     if fixed["sha256"] != file_hash(Path(path)):
         raise DatasetError(f"{path} n'est pas le fichier sur lequel {split_file.name} a été fixé "
                            f"(sha256 attendu {fixed['sha256'][:12]}…)")
     by_title = {a.title: a for a in articles}
-    return {part: [by_title[t] for t in fixed[part]] for part in ("fit", "held_out")}
+    parts = {part: [by_title[t] for t in fixed[part]] for part in ("fit", "held_out")}
+    parts["train"] = [a for a in parts["fit"] if not calibration(a.title)]
+    parts["calibration"] = [a for a in parts["fit"] if calibration(a.title)]
+    return parts
 
 
 def sample(questions: list[Question], n: int, seed: int) -> list[Question]:

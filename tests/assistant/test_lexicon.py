@@ -2,8 +2,8 @@ from assistant.lexicon import expand
 
 
 def test_everyday_words_reach_the_corpus_vocabulary():
-    assert "Grenoble" in expand("Quelle somme le pôle grenoblois a-t-il obtenue ?")
-    assert "cluster" in expand("Quelle somme le pôle grenoblois a-t-il obtenue ?")
+    assert "Lyon" in expand("Quelle somme le pôle lyonnais a-t-il obtenue ?")
+    assert "cluster" in expand("Quelle somme le pôle lyonnais a-t-il obtenue ?")
     assert "Emmanuel Macron" in expand("Quand le chef de l'État a-t-il parlé ?")
     assert "supercalculateur" in expand("Où tourne la grosse machine ?")
 
