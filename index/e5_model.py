@@ -47,7 +47,7 @@ def default_folder() -> Path:
     return Path(__file__).resolve().parents[1] / "var" / "models" / MODEL_NAME
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path) -> str:  # also the reader's (assistant/reader/model.py)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -96,20 +96,39 @@ def convert(source: Path, folder: Path) -> Path:
         _write_tokenizer(packed, staging)
         _write_sentence_transformers(staging, packed.shape.hidden)
         _write_onnx(staging)
-        files = {p.relative_to(staging).as_posix(): _sha256(p) for p in sorted(staging.rglob("*")) if p.is_file()}
-        (staging / MANIFEST).write_text(json.dumps({
-            "converter": CONVERTER_VERSION, "source": source.name, "source_sha256": _sha256(source),
-            "files": files}, indent=1), encoding="utf-8")
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(staging, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        publish(staging, folder, MANIFEST, {"converter": CONVERTER_VERSION, "source": source.name,
+                                            "source_sha256": _sha256(source)})
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return folder
+
+
+def publish(staging: Path, folder: Path, manifest_name: str, manifest: dict) -> None:
+    """Write ``manifest`` with every file's hash into ``staging``, then put ``staging`` in ``folder``'s place with
+    renames only, so a reader of ``folder`` sees the old model or the new one, never half of one."""
+    files = {p.relative_to(staging).as_posix(): _sha256(p) for p in sorted(staging.rglob("*")) if p.is_file()}
+    (staging / manifest_name).write_text(json.dumps({**manifest, "files": files}, indent=1), encoding="utf-8")
+    old = folder.with_name(folder.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(staging, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def quantize_int8(fp32: Path, out: Path) -> None:
+    """``fp32``'s matrix products in int8: weights per channel, activations scaled per batch (ONNX Runtime)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root, level = logging.getLogger(), logging.getLogger().level
+    root.setLevel(logging.ERROR)  # quantize_dynamic's advice to pre-process the model, meant for static use
+    try:
+        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.setLevel(level)
 
 
 def _config(shape, vocab: int) -> dict:
@@ -265,7 +284,6 @@ def _write_sentence_transformers(folder: Path, dimension: int) -> None:
 def _write_onnx(folder: Path) -> None:
     """The encoder (token vectors) as ONNX, fp32 and with int8 dynamically quantised matrix products."""
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import BertModel
 
     (folder / "onnx").mkdir()
@@ -282,7 +300,6 @@ def _write_onnx(folder: Path) -> None:
             return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     sample = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
-    import logging
     import warnings
 
     fp32 = folder / "onnx" / "model.onnx"
@@ -293,13 +310,7 @@ def _write_onnx(folder: Path) -> None:
                           dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
                                         "attention_mask": {0: "batch", 1: "tokens"},
                                         "last_hidden_state": {0: "batch", 1: "tokens"}})
-    root, level = logging.getLogger(), logging.getLogger().level
-    root.setLevel(logging.ERROR)  # quantize_dynamic's advice to pre-process the model, meant for static use
-    try:
-        quantize_dynamic(str(fp32), str(folder / "onnx" / "model_qint8.onnx"), weight_type=QuantType.QInt8,
-                         per_channel=True)
-    finally:
-        root.setLevel(level)
+    quantize_int8(fp32, folder / "onnx" / "model_qint8.onnx")
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import numpy as np
 
 from assistant.reader.pairs import MAX_TOKENS, pair
 from corpus.errors import BackendUnavailable
+from index.e5_model import _sha256
 
 ROOT = Path(__file__).resolve().parents[2]
 ADAPTER = Path(__file__).resolve().parent / "adapter"
@@ -36,14 +36,6 @@ BUILDER_VERSION = "1"
 HEAD_FILE = "head.safetensors"
 FILES = {"onnx-int8": "onnx/model_qint8.onnx", "onnx": "onnx/model.onnx"}
 REPAIR = "Reconstruisez le lecteur : python -m assistant.reader.model (make install le lance)."
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def artefact_hash(folder: Path) -> str:
@@ -85,15 +77,15 @@ def is_current(folder: Path = FOLDER, adapter: Path = ADAPTER, e5: Path = E5_FOL
 
 def build(folder: Path = FOLDER, adapter: Path = ADAPTER, e5: Path = E5_FOLDER) -> Path:
     """Merge the adapter into e5's first layers and write the reader folder at ``folder``, atomically."""
-    import logging
     import warnings
 
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     import transformers
     from peft import PeftModel
     from safetensors.torch import load_file, save_file
     from transformers import AutoTokenizer, BertModel
+
+    from index.e5_model import publish, quantize_int8
 
     provenance = adapter_provenance(adapter)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -137,23 +129,9 @@ def build(folder: Path = FOLDER, adapter: Path = ADAPTER, e5: Path = E5_FOLDER) 
                               output_names=["logits"], opset_version=17, dynamo=False,
                               dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
                                             "attention_mask": {0: "batch", 1: "tokens"}, "logits": {0: "batch"}})
-        root, level = logging.getLogger(), logging.getLogger().level
-        root.setLevel(logging.ERROR)
-        try:
-            quantize_dynamic(str(fp32), str(staging / FILES["onnx-int8"]), weight_type=QuantType.QInt8,
-                             per_channel=True)
-        finally:
-            root.setLevel(level)
-        files = {p.relative_to(staging).as_posix(): _sha256(p) for p in sorted(staging.rglob("*")) if p.is_file()}
-        (staging / MANIFEST).write_text(json.dumps({
-            "inputs": _inputs(adapter, e5), "layers": provenance["layers"], "max_tokens": MAX_TOKENS,
-            "licence": provenance.get("licence"), "files": files}, indent=1), encoding="utf-8")
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(staging, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        quantize_int8(fp32, staging / FILES["onnx-int8"])
+        publish(staging, folder, MANIFEST, {"inputs": _inputs(adapter, e5), "layers": provenance["layers"],
+                                            "max_tokens": MAX_TOKENS, "licence": provenance.get("licence")})
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
