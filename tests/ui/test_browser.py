@@ -109,6 +109,16 @@ def test_ask_follow_up_cite_vote_and_start_again(page, feedback_file):
     assert page.locator("#sources-panel .source").count() == 0
 
 
+def test_a_follow_up_answers_the_new_question_not_the_previous_one(page):
+    """Issue 16's case: the follow-up used to be answered with the sentence on doctoral students."""
+    ask(page, "Combien de doctorants ont été formés dans le cadre du PEPR IA ?")
+    assert "65 doctorantes et doctorants" in last_answer(page)
+    ask(page, "Et qui le co-pilote ?")
+    answer = last_answer(page)
+    first = answer.split("doctorant")[0]  # what comes before any mention of the earlier question's subject
+    assert "co-pilot" in first and "CEA" in first and "Inria" in first, answer
+
+
 def test_switching_to_english(page):
     page.get_by_label("English").check()
     page.wait_for_function("() => document.querySelector('#send').innerText.includes('Send')")
