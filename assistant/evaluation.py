@@ -79,7 +79,7 @@ def run_eval(assistant, items: list[BatchItem | LineProblem]) -> dict:
     return report
 
 
-def _ratio(numerator: int, denominator: int) -> float | None:
+def ratio(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
@@ -94,22 +94,22 @@ def metrics(results: list[ItemResult]) -> dict:
         "questions": len(results),
         "errors": sum(1 for r in results if r.error),
         "retrieval": {
-            "hit@1": _ratio(sum(1 for r in with_docs if r.rank == 1), len(with_docs)),
-            "hit@3": _ratio(sum(1 for r in with_docs if r.rank and r.rank <= 3), len(with_docs)),
+            "hit@1": ratio(sum(1 for r in with_docs if r.rank == 1), len(with_docs)),
+            "hit@3": ratio(sum(1 for r in with_docs if r.rank and r.rank <= 3), len(with_docs)),
             "mrr": round(sum(1 / r.rank for r in with_docs if r.rank) / len(with_docs), 4) if with_docs else None,
         },
-        "accuracy": _ratio(sum(r.correct for r in answerable), len(answerable)),
-        "accuracy_all": _ratio(sum(r.correct for r in results), len(results)),
+        "accuracy": ratio(sum(r.correct for r in answerable), len(answerable)),
+        "accuracy_all": ratio(sum(r.correct for r in results), len(results)),
         "abstention": {
-            "precision": _ratio(sum(r.should_abstain for r in abstained), len(abstained)),
-            "recall": _ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
-            "false_abstention_rate": _ratio(sum(r.abstained for r in answerable), len(answerable)),
+            "precision": ratio(sum(r.should_abstain for r in abstained), len(abstained)),
+            "recall": ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
+            "false_abstention_rate": ratio(sum(r.abstained for r in answerable), len(answerable)),
         },
-        "citation_validity": _ratio(sum(not r.citation_problems for r in cited), len(cited)),
+        "citation_validity": ratio(sum(not r.citation_problems for r in cited), len(cited)),
         "latency_ms": {"p50": percentile([r.latency_ms for r in results if not r.error], 50),
                        "p95": percentile([r.latency_ms for r in results if not r.error], 95)},
         "generation": _generation_metrics(results),
-        "by_category": {c: _ratio(sum(r.correct for r in results if r.category == c),
+        "by_category": {c: ratio(sum(r.correct for r in results if r.category == c),
                                   sum(1 for r in results if r.category == c)) for c in categories},
     }
 
@@ -127,8 +127,8 @@ def _generation_metrics(results: list[ItemResult]) -> dict | None:
     first = [r.first_token_ms for r in asked if r.first_token_ms is not None]
     return {
         "asked": len(asked),
-        "grounded_share": _ratio(len(generated), len(asked)),
-        "accuracy_of_generated": _ratio(sum(r.correct for r in generated), len(generated)),
+        "grounded_share": ratio(len(generated), len(asked)),
+        "accuracy_of_generated": ratio(sum(r.correct for r in generated), len(generated)),
         "fallbacks": reasons,
         "first_token_ms": {"p50": percentile(first, 50), "p95": percentile(first, 95)},
     }

@@ -47,7 +47,7 @@ def default_folder() -> Path:
     return Path(__file__).resolve().parents[1] / "var" / "models" / MODEL_NAME
 
 
-def _sha256(path: Path) -> str:  # also the reader's (assistant/reader/model.py)
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -67,9 +67,9 @@ def read_manifest(folder: Path) -> dict | None:
 def is_current(folder: Path, source: Path) -> bool:
     """The folder was converted from ``source`` by this converter, and every file is as written."""
     manifest = read_manifest(folder)
-    if manifest is None or manifest.get("converter") != CONVERTER_VERSION or manifest.get("source_sha256") != _sha256(source):
+    if manifest is None or manifest.get("converter") != CONVERTER_VERSION or manifest.get("source_sha256") != sha256_file(source):
         return False
-    return all((folder / name).is_file() and _sha256(folder / name) == digest
+    return all((folder / name).is_file() and sha256_file(folder / name) == digest
                for name, digest in manifest.get("files", {}).items())
 
 
@@ -97,7 +97,7 @@ def convert(source: Path, folder: Path) -> Path:
         _write_sentence_transformers(staging, packed.shape.hidden)
         _write_onnx(staging)
         publish(staging, folder, MANIFEST, {"converter": CONVERTER_VERSION, "source": source.name,
-                                            "source_sha256": _sha256(source)})
+                                            "source_sha256": sha256_file(source)})
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -107,7 +107,7 @@ def convert(source: Path, folder: Path) -> Path:
 def publish(staging: Path, folder: Path, manifest_name: str, manifest: dict) -> None:
     """Write ``manifest`` with every file's hash into ``staging``, then put ``staging`` in ``folder``'s place with
     renames only, so a reader of ``folder`` sees the old model or the new one, never half of one."""
-    files = {p.relative_to(staging).as_posix(): _sha256(p) for p in sorted(staging.rglob("*")) if p.is_file()}
+    files = {p.relative_to(staging).as_posix(): sha256_file(p) for p in sorted(staging.rglob("*")) if p.is_file()}
     (staging / manifest_name).write_text(json.dumps({**manifest, "files": files}, indent=1), encoding="utf-8")
     old = folder.with_name(folder.name + ".old")
     shutil.rmtree(old, ignore_errors=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.batch import percentile
+from assistant.evaluation import ratio
 from assistant.reader.fquad import Question, load, sample, split
 from index.text import fold
 
@@ -32,21 +33,17 @@ def _quotes(answer) -> list[str]:
     return [c.quote for c in answer.citations]
 
 
-def _ratio(n: int, d: int) -> float | None:
-    return round(n / d, 4) if d else None
-
-
 def _row(name: str, results: list[dict]) -> dict:
     n = len(results)
     answered = [r for r in results if not r["abstained"]]
     latencies = [r["ms"] for r in results if r.get("ms") is not None]
     return {
         "answerer": name, "questions": n,
-        "contains_gold": _ratio(sum(r["contains"] for r in results), n),
-        "contains_gold_2_sentences": _ratio(sum(r["contains2"] for r in results), n),
-        "first_sentence_gold": _ratio(sum(r["first"] for r in results), n),
-        "gold_paragraph_cited": _ratio(sum(r["cited"] for r in results), n),
-        "false_abstentions": _ratio(n - len(answered), n),
+        "contains_gold": ratio(sum(r["contains"] for r in results), n),
+        "contains_gold_2_sentences": ratio(sum(r["contains2"] for r in results), n),
+        "first_sentence_gold": ratio(sum(r["first"] for r in results), n),
+        "gold_paragraph_cited": ratio(sum(r["cited"] for r in results), n),
+        "false_abstentions": ratio(n - len(answered), n),
         "sentences_per_answer": round(float(np.mean([r["sentences"] for r in answered])), 2) if answered else None,
         "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
     }
@@ -140,7 +137,7 @@ def run(settings, file: Path, *, part: str = "held_out", questions: int = 400, r
         ranks.append(_recall(assistant, q, query))
         if n % 100 == 0:
             progress(f"{n}/{len(asked)} questions")
-    report["recall"] = {f"@{k}": _ratio(sum(r is not None and r <= k for r in ranks), len(ranks)) for k in (1, 5, 10)}
+    report["recall"] = {f"@{k}": ratio(sum(r is not None and r <= k for r in ranks), len(ranks)) for k in (1, 5, 10)}
     report["rows"] = [_row(name, rows) for name, rows in per.items()]
     report["items"] = per
     if removed_questions:
@@ -163,13 +160,13 @@ def run(settings, file: Path, *, part: str = "held_out", questions: int = 400, r
                 elif any(contains(c.quote, q.answers) for c in answer.citations[:2]):
                     supported += 1
             n = len(removed_questions)
-            rows.append({"answerer": name, "questions": n, "refused": _ratio(refused, n),
-                         "answered_from_another_paragraph_holding_the_span": _ratio(supported, n),
-                         "right": _ratio(refused + supported, n)})
+            rows.append({"answerer": name, "questions": n, "refused": ratio(refused, n),
+                         "answered_from_another_paragraph_holding_the_span": ratio(supported, n),
+                         "right": ratio(refused + supported, n)})
             if sweep and name == "learned":
                 answerable = [None if r["abstained"] else r["confidence"] for r in per[name]]
-                report["sweep"] = [{"threshold": t, "false_abstentions": _ratio(sum(c is None or c < t for c in answerable), len(answerable)),
-                                    "removed_refused": _ratio(sum(c is None or c < t for c in confidences), n)}
+                report["sweep"] = [{"threshold": t, "false_abstentions": ratio(sum(c is None or c < t for c in answerable), len(answerable)),
+                                    "removed_refused": ratio(sum(c is None or c < t for c in confidences), n)}
                                    for t in [round(0.05 * i, 2) for i in range(20)]]
         report["removed"] = {"paragraphs_removed": len(gone), "rows": rows}
     return report

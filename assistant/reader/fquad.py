@@ -52,7 +52,9 @@ def held_out(title: str) -> bool:
 
 
 def file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    from index.e5_model import sha256_file
+
+    return sha256_file(path)
 
 
 def load(path: Path = DEFAULT_FILE) -> list[Article]:

@@ -25,7 +25,7 @@ import numpy as np
 
 from assistant.reader.pairs import MAX_TOKENS, pair
 from corpus.errors import BackendUnavailable
-from index.e5_model import _sha256
+from index.e5_model import sha256_file
 
 ROOT = Path(__file__).resolve().parents[2]
 ADAPTER = Path(__file__).resolve().parent / "adapter"
@@ -61,7 +61,7 @@ def adapter_provenance(adapter: Path = ADAPTER) -> dict:
 
 def _inputs(adapter: Path, e5: Path) -> dict:
     return {"builder": BUILDER_VERSION, "adapter_sha256": artefact_hash(adapter),
-            "e5_weights_sha256": _sha256(e5 / "model.safetensors")}
+            "e5_weights_sha256": sha256_file(e5 / "model.safetensors")}
 
 
 def is_current(folder: Path = FOLDER, adapter: Path = ADAPTER, e5: Path = E5_FOLDER) -> bool:
@@ -71,7 +71,7 @@ def is_current(folder: Path = FOLDER, adapter: Path = ADAPTER, e5: Path = E5_FOL
             return False
     except (OSError, ValueError):  # no folder, or no adapter
         return False
-    return all((folder / name).is_file() and _sha256(folder / name) == digest
+    return all((folder / name).is_file() and sha256_file(folder / name) == digest
                for name, digest in manifest.get("files", {}).items())
 
 
