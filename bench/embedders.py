@@ -100,7 +100,8 @@ def embedder(name: str, folder: Path, scratch: Path):
         (copy / "onnx").mkdir()
         (copy / "onnx" / "model.onnx").symlink_to(folder / "onnx" / "model.onnx")
         onnx = SentenceTransformerEmbedding(model_name=str(copy), backend="onnx", onnx_file="onnx/model.onnx")
-        export_dynamic_quantized_onnx_model(onnx.model(), "avx2", str(copy), file_suffix="avx2")
+        # written as onnx/model_<file_suffix>.onnx
+        export_dynamic_quantized_onnx_model(onnx.model(), "avx2", str(copy), file_suffix="qint8_avx2")
         found = SentenceTransformerEmbedding(model_name=str(copy), backend="onnx",
                                              onnx_file="onnx/model_qint8_avx2.onnx")
         found.model()
