@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,6 +42,8 @@ class Candidate:
     dense: float
     coverage: float
     reader: float | None = None  # the learned reader's probability that the sentence answers, when it read it
+    # What the score was made of, for the learned ranker (assistant/reader/ranker.py) and for fitting it.
+    features: dict = field(default_factory=dict)
 
 
 # How a sentence is scored (tuned on eval/dev_qa.jsonl by bench/tune_sentence_weights.py).
@@ -61,7 +63,7 @@ class ExtractiveAnswerer:
     def __init__(self, index: LoadedIndex, backend: str, *, max_sentences: int = 3, min_confidence: float = -0.914,
                  dense_weight: float = 1.0, unknown_penalty: float = 3.0, unsupported_penalty: float = 2.0,
                  min_dense_english: float = 0.196, reader: str = "rules", reader_shortlist: int = 20,
-                 min_reader: float = 0.5):
+                 min_reader: float | None = None):
         self.index = index
         self.low, self.high = DENSE_SCALE.get(backend, (0.0, 1.0))
         self.max_sentences = max_sentences
@@ -76,13 +78,17 @@ class ExtractiveAnswerer:
         self.weights = dict(SENTENCE_WEIGHTS)
         # The learned reader (assistant/reader) re-scores the best sentences by the weights above; its probability
         # then ranks them and decides abstention.
-        self.reader = None
+        self.reader = self.ranker = None
+        self.second_ratio = 0.9  # a second sentence nearly as good as the best joins it
         if reader == "learned":
             from assistant.reader.model import Reader
+            from assistant.reader.ranker import Ranker
 
-            self.reader = Reader.shared()
+            self.reader, self.ranker = Reader.shared(), Ranker.load()
+            self.second_ratio = self.ranker.second_ratio
+            self.unsupported_penalty = self.ranker.premise_penalty
         self.reader_shortlist = reader_shortlist
-        self.min_reader = min_reader
+        self.min_reader = self.ranker.min_probability if self.ranker is not None and min_reader is None else min_reader
         # A fiche line is judged against its whole record (all its fields), a document sentence against its passage.
         self.record_texts: dict[str, str] = {}
         for chunk in index.chunks:
@@ -129,7 +135,7 @@ class ExtractiveAnswerer:
         """The sentences that state what the question asks, with every value and source that bears on it."""
         english = is_english(question)
         candidates = self._candidates(question, query, hits, query_vector)
-        if candidates and self.reader is not None:
+        if candidates and self.ranker is not None:
             candidates = self._read(question, candidates)
         if candidates and asks_for_latest(question):
             candidates = _prefer_recent(candidates)
@@ -149,7 +155,9 @@ class ExtractiveAnswerer:
             threshold = self.min_reader
         else:
             confidence, threshold = self.confidence(signals), self.min_confidence
-        if confidence < threshold or (english and signals["dense"] < self.min_dense_english):
+        # the learned ranker's probability already weighs how close the sentence is: no floor of its own for English
+        floor = english and self.ranker is None and signals["dense"] < self.min_dense_english
+        if confidence < threshold or floor:
             return self._abstain(question, english, confidence, signals)
         kind = expected_type(question)
         key = headline_figure(best)
@@ -204,7 +212,7 @@ class ExtractiveAnswerer:
         for c in candidates[1:]:
             if len(chosen) >= self.max_sentences:
                 break
-            if c.score >= 0.9 * best.score and not any(_same_statement(c, o) for o in chosen):
+            if c.score >= self.second_ratio * best.score and not any(_same_statement(c, o) for o in chosen):
                 chosen.append(c)
         return chosen + _other_asked_fields(question, best, candidates, chosen)
 
@@ -215,14 +223,30 @@ class ExtractiveAnswerer:
         return Evidence(c.text, record_field(chunk, c.text)[0], context)
 
     def _read(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
-        """The ``reader_shortlist`` best candidates by the simple scores, ranked by the reader; the rest after them."""
-        shortlist, rest = candidates[: self.reader_shortlist], candidates[self.reader_shortlist:]
-        probabilities = self.reader.scores(question, [(c.hit.chunk.title, c.text) for c in shortlist])
+        """The ``reader_shortlist`` best candidates by the simple scores, ranked by the learned ranker's probability
+        (the reader's score with the evidence above); the rest after them."""
+        shortlist, rest = self.read(question, candidates)
+        from assistant.reader.ranker import matrix
+
+        probabilities = self.ranker.probabilities(matrix([c.features for c in shortlist],
+                                                         [c.features["reader"] for c in shortlist]))
         for c, p in zip(shortlist, probabilities):
             c.reader = c.score = float(p)
         for c in rest:
             c.score = 0.0
         return sorted(shortlist, key=lambda c: -c.score) + rest
+
+    def read(self, question: str, candidates: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
+        """The shortlist (its reader logits in ``features["reader"]``) and the candidates left out of it."""
+        shortlist, rest = candidates[: self.reader_shortlist], candidates[self.reader_shortlist:]
+        logits = self.reader.logits(question, [(c.hit.chunk.title, c.text) for c in shortlist])
+        for c, logit in zip(shortlist, logits):
+            c.features["reader"] = float(logit)
+        return shortlist, rest
+
+    def candidates(self, question: str, query: str, hits: list[Hit], query_vector: np.ndarray | None) -> list[Candidate]:
+        """Every sentence of ``hits``, best first by the simple scores, with what each score was made of."""
+        return self._candidates(question, query, hits, query_vector)
 
     def confidence(self, signals: dict) -> float:
         """How sure the best sentence answers the question; the weights are fitted by ``assistant eval --calibrate``."""
@@ -259,28 +283,47 @@ class ExtractiveAnswerer:
             chunk = hit.chunk
             context = term_set(f"{chunk.title} {chunk.section} {chunk.metadata.get('keywords', '')}")
             subject = _subject_precision(chunk, terms)
+            mine: list[tuple[int, Candidate]] = []
+            coverages, cosines = [], []
             for i, sentence in enumerate(chunk.sentence_texts()):
-                if chunk.chunk_id in self.addressing and i in self.addressing[chunk.chunk_id]:
-                    continue  # it speaks to the assistant: never an answer
                 present = term_set(sentence)
                 covered = sum(w * (1.0 if t in present else 0.6 if t in context else 0.0) for t, w in weights.items())
                 coverage = covered / total
-                dense = 0.0
+                dense = cos = 0.0
                 if query_vector is not None and chunk.sentence_rows:
                     cos = float(self.index.sentence_vectors[chunk.sentence_rows[i]] @ query_vector)
                     dense = min(max((cos - self.low) / (self.high - self.low), 0.0), 1.0)
+                coverages.append(coverage)
+                cosines.append(cos)
+                if chunk.chunk_id in self.addressing and i in self.addressing[chunk.chunk_id]:
+                    continue  # it speaks to the assistant: never an answer
                 elif query_vector is None:
                     dense = coverage  # BM25-only retrieval: lexical evidence stands for both
                 w = self.weights
-                field = record_field(chunk, sentence)[0]
-                field_match = 1.0 if field_asked(field, fields) else 0.0
+                field_name = record_field(chunk, sentence)[0]
+                field_match = 1.0 if field_asked(field_name, fields) else 0.0
                 score = (w["dense"] * dense + w["coverage"] * coverage + w["type"] * type_match(kind, sentence)
                          + w["rank"] / (1 + rank) + w["subject"] * subject + w["field"] * field_match)
+                features = {"dense": dense, "coverage": coverage, "type": float(type_match(kind, sentence)),
+                            "rank": 1 / (1 + rank), "subject": subject, "field": field_match,
+                            "cosine": cos if query_vector is not None and chunk.sentence_rows else 0.0,
+                            "passage_dense": hit.dense_score, "passage_bm25": 1 / hit.bm25_rank if hit.bm25_rank else 0.0,
+                            "position": 1 / (1 + i), "record": float(chunk.kind == "record"),
+                            "short": 0.0, "alias": 0.0}
                 if len(sentence) < 25 or sentence.startswith(("http://", "https://")):
                     score *= 0.5
-                elif not definitional and field == "aliases":
+                    features["short"] = 1.0
+                elif not definitional and field_name == "aliases":
                     score *= 0.6  # « X est aussi appelé Y » answers only « qu'est-ce que Y ? »
-                out.append(Candidate(hit, sentence, score, dense, coverage))
+                    features["alias"] = 1.0
+                features["rules"] = score
+                mine.append((i, Candidate(hit, sentence, score, dense, coverage, features=features)))
+            for i, c in mine:
+                # what its neighbours say: « Il a été inauguré en 2020. » answers when the sentence before names « Jean Zay »
+                near = [j for j in (i - 1, i + 1) if 0 <= j < len(coverages)]
+                c.features["context_coverage"] = max((coverages[j] for j in near), default=0.0)
+                c.features["context_cosine"] = max((cosines[j] for j in near), default=0.0)
+                out.append(c)
         out.sort(key=lambda c: -c.score)
         return out
 

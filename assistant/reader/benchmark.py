@@ -86,6 +86,20 @@ def _recall(assistant, q: Question, query: str) -> int | None:
     return docs.index(q.doc_id) + 1 if q.doc_id in docs else None
 
 
+def prepare(file: Path, part: str, questions: int, removed: int, seed: int) -> tuple[list, list[Question], list[Question]]:
+    """``part``'s paragraphs, ``questions`` of its questions, and ``removed`` others to ask without their paragraph."""
+    return _questions(split(load(file), file)[part], questions, removed, seed)
+
+
+def _questions(chosen, questions: int, removed: int, seed: int):
+    documents = [d for a in chosen for d in a.paragraphs]
+    pool = [q for a in chosen for q in a.questions]
+    asked = sample(pool, questions, seed)
+    taken = {q.id for q in asked}
+    others = [q for q in pool if q.id not in taken]
+    return documents, asked, sample(others, removed, seed + 1) if removed else []
+
+
 def run(settings, file: Path, *, part: str = "held_out", questions: int = 400, removed: int = 100, seed: int = 16,
         answerers: tuple[str, ...] = ANSWERERS, progress=print, articles: int | None = None, sweep: bool = False) -> dict:
     """Index ``part``'s paragraphs under ``settings.index.dir``, ask, judge; then the removed-paragraph questions.
@@ -98,12 +112,7 @@ def run(settings, file: Path, *, part: str = "held_out", questions: int = 400, r
     chosen = split(load(file), file)[part]
     if articles:
         chosen = chosen[:articles]
-    documents = [d for a in chosen for d in a.paragraphs]
-    pool = [q for a in chosen for q in a.questions]
-    asked = sample(pool, questions, seed)
-    taken = {q.id for q in asked}
-    others = [q for q in pool if q.id not in taken]
-    removed_questions = sample(others, removed, seed + 1) if removed else []
+    documents, asked, removed_questions = _questions(chosen, questions, removed, seed)
     embedder = settings_embedder(settings)
     started = time.perf_counter()
     build_index(settings.index.dir, documents, embedder, backend=settings.index.embedder,

@@ -189,6 +189,10 @@ class Reader:
 
     def scores(self, question: str, candidates: list[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
         """For each (title, sentence), the probability it answers ``question``."""
+        return 1.0 / (1.0 + np.exp(-self.logits(question, candidates, batch_size)))
+
+    def logits(self, question: str, candidates: list[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
+        """For each (title, sentence), the reader's score before the sigmoid."""
         out = np.zeros(len(candidates), np.float32)
         pairs = [pair(question, title, sentence) for title, sentence in candidates]
         order = np.argsort([-len(a) - len(b) for a, b in pairs])  # similar lengths together: less padding
@@ -202,7 +206,7 @@ class Reader:
                 ids[r, :len(e.ids)] = e.ids
                 mask[r, :len(e.ids)] = 1
             logits = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0][:, 0]
-            out[rows] = 1.0 / (1.0 + np.exp(-logits))
+            out[rows] = logits
         return out
 
 

@@ -1,0 +1,228 @@
+"""``make fit-ranker``: fit the learned ranker (assistant/reader/ranker.py) and its answer policy.
+
+Fitted on the *calibration* part of FQuAD (articles the reader was not trained on, never the held-out part) and on
+eval/dev_qa.jsonl, never on eval/test_qa.jsonl:
+
+1. **collect**: each question is asked as the product asks it (same retrieval, same candidate sentences); the
+   reader reads the shortlist; every shortlisted sentence gives a row of features, labelled 1 when it holds the
+   answer (the gold span for FQuAD, an expected pattern for dev). The calibration questions whose gold paragraph
+   is removed from the index, and dev's unanswerable questions, give the rows of questions to refuse.
+2. **fit** a logistic regression on the answerable questions' rows (scikit-learn).
+3. **policy**, on the same questions: the abstention threshold on the best sentence's probability and the penalty
+   when the quoted sentences miss a premise of the question, chosen to refuse as many questions to refuse as
+   possible while refusing at most ``--max-false-abstention`` of the answerable ones on both sets; the share of the
+   best's probability a second sentence needs, as the highest that keeps « gold in ≤ 2 sentences » within 0.01 of
+   its best.
+
+    python -m assistant.reader.fit_ranker [--questions 600] [--removed 200] [--seed 61] [--recollect]
+
+Writes assistant/reader/ranker.json (with the data's hashes and the figures on the fit sets) and keeps the
+collected rows in var/ranker/rows.json, so that refitting does not ask again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from assistant.reader.ranker import FEATURES, FILE, matrix
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = ROOT / "var" / "ranker" / "rows.json"
+DEV = ROOT / "eval" / "dev_qa.jsonl"
+
+
+def _collect_questions(assistant, answerer, asked, label, source: str, progress) -> list[dict]:
+    """One entry per question: its shortlist's feature rows, labels and premise flags."""
+    from assistant.extractive import Candidate  # noqa: F401  (the rows are Candidate.features)
+    from assistant.premises import unsupported_premise
+
+    out = []
+    started = time.perf_counter()
+    for n, (qid, text, history, answers, answerable) in enumerate(asked, 1):
+        answer = assistant.ask(text, history=history)
+        query = answer.retrieval_query or text
+        retriever = assistant.retriever
+        vector = retriever.query_vector(query)
+        hits = retriever.retrieve(query, assistant.settings.retrieval.top_k, query_vector=vector)
+        candidates = answerer.candidates(text, query, hits, vector)
+        shortlist, _ = answerer.read(text, candidates) if candidates else ([], [])
+        out.append({
+            "id": qid, "source": source, "answerable": answerable,
+            "features": [{k: c.features[k] for k in FEATURES if k in c.features} for c in shortlist],
+            "labels": [bool(label(c.text, answers)) for c in shortlist],
+            "premise": [unsupported_premise(text, [answerer._evidence(c)]) is not None for c in shortlist],
+            "texts": [c.text for c in shortlist],
+        })
+        if n % 100 == 0:
+            progress(f"{source} : {n}/{len(asked)} questions ({time.perf_counter() - started:.0f} s)")
+    return out
+
+
+def collect(questions: int, removed: int, seed: int, progress=print) -> dict:
+    from assistant.app import build, settings_embedder
+    from assistant.batch import BatchItem, read_items
+    from assistant.reader.benchmark import contains, prepare
+    from assistant.reader.fquad import DEFAULT_FILE, file_hash
+    from assistant.reader.model import Reader
+    from assistant.settings import Settings
+    from index.build import build_index
+
+    settings = Settings()
+    reader = Reader.shared()
+    fquad_settings = settings.model_copy(update={"index": settings.index.model_copy(
+        update={"dir": ROOT / "var" / "external" / "fquad-calibration"})})
+    documents, asked, removed_questions = prepare(DEFAULT_FILE, "calibration", questions, removed, seed)
+    embedder = settings_embedder(fquad_settings)
+    entries = []
+
+    def fquad(qs, answerable):
+        return [(q.id, q.text, None, q.answers, answerable) for q in qs]
+
+    def index(docs):
+        build_index(fquad_settings.index.dir, docs, embedder, backend=fquad_settings.index.embedder,
+                    chunk_chars=fquad_settings.index.chunk_chars, chunk_overlap=fquad_settings.index.chunk_overlap)
+        assistant = build(fquad_settings)
+        assistant.answerer.reader = reader
+        return assistant
+
+    assistant = index(documents)
+    entries += _collect_questions(assistant, assistant.answerer, fquad(asked, True), contains, "fquad", progress)
+    gone = {q.doc_id for q in removed_questions}
+    assistant = index([d for d in documents if d.doc_id not in gone])
+    entries += _collect_questions(assistant, assistant.answerer, fquad(removed_questions, False), contains,
+                                  "fquad-removed", progress)
+
+    def expected(text, patterns):
+        return any(re.search(p, text, re.IGNORECASE) for p in patterns)
+
+    items = [i for i in read_items(DEV) if isinstance(i, BatchItem)]
+    dev = [(i.id, i.question, i.history, i.expectation.expect + i.expectation.expect_all, not i.expectation.abstain)
+           for i in items]
+    assistant = build(settings)
+    assistant.answerer.reader = reader
+    entries += _collect_questions(assistant, assistant.answerer, dev, expected, "dev", progress)
+    return {"fquad_sha256": file_hash(DEFAULT_FILE), "questions": questions, "removed": removed, "seed": seed,
+            "shortlist": assistant.answerer.reader_shortlist, "entries": entries}
+
+
+def _best(entry: dict, probabilities: np.ndarray) -> tuple[int | None, int | None]:
+    """Indexes of the best and second-best candidate by probability."""
+    if not len(probabilities):
+        return None, None
+    order = np.argsort(-probabilities)
+    return int(order[0]), (int(order[1]) if len(order) > 1 else None)
+
+
+def evaluate(entries: list[dict], probabilities: list[np.ndarray], threshold: float, penalty: float,
+             second_ratio: float) -> dict:
+    """What the policy gives on ``entries``: per source, answerable refused, gold first, gold in ≤ 2, refused."""
+    out: dict[str, dict] = {}
+    for entry, p in zip(entries, probabilities):
+        s = out.setdefault(entry["source"], {"n": 0, "answerable": 0, "refused_answerable": 0, "first": 0,
+                                             "two": 0, "to_refuse": 0, "refused": 0})
+        s["n"] += 1
+        first, second = _best(entry, p)
+        confidence = -1.0 if first is None else p[first] - penalty * entry["premise"][first]
+        refused = bool(confidence < threshold)
+        if entry["answerable"]:
+            s["answerable"] += 1
+            s["refused_answerable"] += refused
+            if not refused:
+                s["first"] += bool(entry["labels"][first])
+                s["two"] += bool(entry["labels"][first] or (second is not None and p[second] >= second_ratio * p[first]
+                                                            and entry["labels"][second]))
+        else:
+            s["to_refuse"] += 1
+            s["refused"] += refused
+    for s in out.values():
+        a = max(s["answerable"], 1)
+        s.update(false_abstentions=round(s["refused_answerable"] / a, 3), first_rate=round(s["first"] / a, 3),
+                 two_rate=round(s["two"] / a, 3),
+                 refused_rate=round(s["refused"] / s["to_refuse"], 3) if s["to_refuse"] else None)
+    return out
+
+
+def fit(data: dict, max_false_abstention: float = 0.05, C: float = 1.0) -> dict:
+    from sklearn.linear_model import LogisticRegression
+
+    entries = [e for e in data["entries"]]
+    X = [matrix(e["features"], [f.get("reader", 0.0) for f in e["features"]]) for e in entries]
+    train = [(x, e["labels"]) for x, e in zip(X, entries) if e["answerable"] and len(x)]
+    rows = np.vstack([x for x, _ in train])
+    labels = np.concatenate([np.asarray(y, bool) for _, y in train])
+    mean, scale = rows.mean(0), rows.std(0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=C, max_iter=2000).fit((rows - mean) / scale, labels)
+    weights, bias = model.coef_[0], float(model.intercept_[0])
+
+    def probabilities(x):
+        return 1 / (1 + np.exp(-(((x - mean) / scale) @ weights + bias))) if len(x) else np.zeros(0)
+
+    P = [probabilities(x) for x in X]
+    best = None
+    for penalty in [round(0.1 * i, 1) for i in range(11)]:
+        for threshold in [round(0.01 * i, 2) for i in range(100)]:
+            r = evaluate(entries, P, threshold, penalty, 1.0)
+            if any(s["false_abstentions"] > max_false_abstention for s in r.values() if s["answerable"]):
+                continue
+            gain = np.mean([s["refused_rate"] for s in r.values() if s["refused_rate"] is not None])
+            if best is None or gain > best[0] + 1e-9:
+                best = (gain, threshold, penalty)
+    _, threshold, penalty = best
+    two_by_ratio = {ratio: float(np.mean([evaluate(entries, P, threshold, penalty, ratio)[s]["two_rate"]
+                                    for s in ("fquad", "dev")])) for ratio in [round(0.05 * i, 2) for i in range(21)]}
+    top = max(two_by_ratio.values())
+    second_ratio = max(r for r, v in two_by_ratio.items() if v >= top - 0.01)
+    return {
+        "features": list(FEATURES),
+        "model": {"weights": [round(float(w), 6) for w in weights], "bias": round(bias, 6),
+                  "mean": [round(float(m), 6) for m in mean], "scale": [round(float(s), 6) for s in scale]},
+        "policy": {"min_probability": threshold, "premise_penalty": penalty, "second_ratio": second_ratio},
+        "fit": {"rows": int(len(labels)), "positives": int(labels.sum()), "C": C,
+                "max_false_abstention": max_false_abstention,
+                "on_fit_sets": evaluate(entries, P, threshold, penalty, second_ratio)},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from assistant.settings import offline_environment
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--questions", type=int, default=600, help="calibration questions asked with their paragraph")
+    parser.add_argument("--removed", type=int, default=200, help="calibration questions asked without it")
+    parser.add_argument("--seed", type=int, default=61)
+    parser.add_argument("--max-false-abstention", type=float, default=0.05)
+    parser.add_argument("--recollect", action="store_true", help="ask again even if var/ranker/rows.json exists")
+    parser.add_argument("--out", type=Path, default=FILE)
+    args = parser.parse_args(argv)
+    offline_environment()
+    started = time.perf_counter()
+    if args.recollect or not ROWS.is_file():
+        data = collect(args.questions, args.removed, args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True))
+        ROWS.parent.mkdir(parents=True, exist_ok=True)
+        ROWS.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    data = json.loads(ROWS.read_text(encoding="utf-8"))
+    result = fit(data, args.max_false_abstention)
+    result["provenance"] = {
+        "command": "python -m assistant.reader.fit_ranker " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "data": {"fquad_sha256": data["fquad_sha256"], "fquad_part": "calibration", "questions": data["questions"],
+                 "removed": data["removed"], "seed": data["seed"], "dev": "eval/dev_qa.jsonl",
+                 "shortlist": data["shortlist"]},
+        "licence": "CC BY-NC-SA 3.0 (fitted on FQuAD 1.0, Illuin Technology)",
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({"policy": result["policy"], "on_fit_sets": result["fit"]["on_fit_sets"]}, ensure_ascii=False,
+                     indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
