@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.reader.ranker import FEATURES, FILE, matrix
+from assistant.reader.ranker import FEATURES, FILE, Ranker, matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = ROOT / "var" / "ranker" / "rows.json"
@@ -40,7 +40,6 @@ DEV = ROOT / "eval" / "dev_qa.jsonl"
 
 def _collect_questions(assistant, answerer, asked, label, source: str, progress) -> list[dict]:
     """One entry per question: its shortlist's feature rows, labels and premise flags."""
-    from assistant.extractive import Candidate  # noqa: F401  (the rows are Candidate.features)
     from assistant.premises import unsupported_premise
 
     out = []
@@ -152,7 +151,7 @@ def evaluate(entries: list[dict], probabilities: list[np.ndarray], threshold: fl
 def fit(data: dict, max_false_abstention: float = 0.05, C: float = 1.0) -> dict:
     from sklearn.linear_model import LogisticRegression
 
-    entries = [e for e in data["entries"]]
+    entries = data["entries"]
     X = [matrix(e["features"], [f.get("reader", 0.0) for f in e["features"]]) for e in entries]
     train = [(x, e["labels"]) for x, e in zip(X, entries) if e["answerable"] and len(x)]
     rows = np.vstack([x for x, _ in train])
@@ -161,11 +160,8 @@ def fit(data: dict, max_false_abstention: float = 0.05, C: float = 1.0) -> dict:
     scale[scale == 0] = 1.0
     model = LogisticRegression(C=C, max_iter=2000).fit((rows - mean) / scale, labels)
     weights, bias = model.coef_[0], float(model.intercept_[0])
-
-    def probabilities(x):
-        return 1 / (1 + np.exp(-(((x - mean) / scale) @ weights + bias))) if len(x) else np.zeros(0)
-
-    P = [probabilities(x) for x in X]
+    ranker = Ranker(tuple(weights), bias, tuple(mean), tuple(scale))
+    P = [ranker.probabilities(x) if len(x) else np.zeros(0) for x in X]
     best = None
     for penalty in [round(0.1 * i, 1) for i in range(11)]:
         for threshold in [round(0.01 * i, 2) for i in range(100)]:
@@ -193,6 +189,7 @@ def fit(data: dict, max_false_abstention: float = 0.05, C: float = 1.0) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from assistant.settings import offline_environment
+    from corpus.errors import AssistantError
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=600, help="calibration questions asked with their paragraph")
@@ -205,10 +202,23 @@ def main(argv: list[str] | None = None) -> int:
     offline_environment()
     started = time.perf_counter()
     if args.recollect or not ROWS.is_file():
-        data = collect(args.questions, args.removed, args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True))
+        try:
+            data = collect(args.questions, args.removed, args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True))
+        except AssistantError as exc:  # FQuAD missing or damaged, index or reader unusable
+            print(f"Erreur : {exc}", file=sys.stderr)
+            return 2
         ROWS.parent.mkdir(parents=True, exist_ok=True)
         ROWS.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    data = json.loads(ROWS.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(ROWS.read_text(encoding="utf-8"))
+        missing = {name for e in data["entries"] for f in e["features"] for name in FEATURES if name not in f}
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"Erreur : {ROWS} illisible ({exc}) ; relancez avec --recollect", file=sys.stderr)
+        return 2
+    if missing:  # rows collected before a feature was added: fitting on zeros would be silently wrong
+        print(f"Erreur : {ROWS} ne contient pas {', '.join(sorted(missing))} ; relancez avec --recollect",
+              file=sys.stderr)
+        return 2
     result = fit(data, args.max_false_abstention)
     result["provenance"] = {
         "command": "python -m assistant.reader.fit_ranker " + " ".join(argv if argv is not None else sys.argv[1:]),
