@@ -148,12 +148,15 @@ def calibrate(results: list[ItemResult], max_false_abstention: float = 0.05) -> 
     english = [r for r in usable if (r.signals or {}).get("english")]
     french = [r for r in usable if r not in english]
 
-    def refused(r):
-        return "dense" not in (r.signals or {})
+    def refused(r):  # refused before any sentence was weighed: no threshold changes that
+        return "dense" not in (r.signals or {}) and r.abstained
+
+    def direct(r):  # a definition or a summary: given whole, no threshold applies either
+        return "dense" not in (r.signals or {}) and not r.abstained
 
     english_t = 0.0
-    en_a = [r.signals["dense"] for r in english if not r.should_abstain and not refused(r)]
-    en_u = [r.signals["dense"] for r in english if r.should_abstain and not refused(r)]
+    en_a = [r.signals["dense"] for r in english if not r.should_abstain and not refused(r) and not direct(r)]
+    en_u = [r.signals["dense"] for r in english if r.should_abstain and not refused(r) and not direct(r)]
     if en_a:
         below = [d for d in en_u if d < min(en_a)]
         english_t = (max(below) + min(en_a)) / 2 if below else 0.0
@@ -164,11 +167,13 @@ def calibrate(results: list[ItemResult], max_false_abstention: float = 0.05) -> 
     for w, p, q in product([x / 10 for x in range(0, 11)], (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
                            (0.0, 0.5, 1.0, 2.0, 3.0)):
         def score(r):
+            if direct(r):
+                return float("inf")
             return float("-inf") if refused(r) else weighted_confidence(r.signals, w, p, q)
 
         conf_a = [(score(r), r.correct) for r in answerable]
         conf_u = [score(r) for r in unanswerable]
-        finite = [c for c, _ in conf_a if c != float("-inf")] + [c for c in conf_u if c != float("-inf")]
+        finite = [c for c, _ in conf_a if abs(c) != float("inf")] + [c for c in conf_u if abs(c) != float("inf")]
         for t in sorted({round(c + 1e-4, 4) for c in finite} | {-1.0}):
             false_abstentions = sum(c < t for c, _ in conf_a)
             if answerable and false_abstentions / len(answerable) > max_false_abstention:
@@ -184,11 +189,11 @@ def calibrate(results: list[ItemResult], max_false_abstention: float = 0.05) -> 
     fit["min_dense_english"] = round(english_t, 4)
 
     def abstains(r):
-        if refused(r):
-            return True
+        if refused(r) or direct(r):
+            return refused(r)
         s = r.signals
         confidence = weighted_confidence(s, fit["dense_weight"], fit["unknown_penalty"], fit["unsupported_penalty"])
-        return confidence < fit["min_confidence"] or (s.get("english") and s["dense"] < english_t)
+        return confidence < fit["min_confidence"] or bool(s.get("english") and s["dense"] < english_t)
 
     all_a = [r for r in usable if not r.should_abstain]
     all_u = [r for r in usable if r.should_abstain]

@@ -60,9 +60,9 @@ class ExtractiveAnswerer:
         min_confidence: Below this confidence the answer abstains.
     """
 
-    def __init__(self, index: LoadedIndex, backend: str, *, max_sentences: int = 3, min_confidence: float = -0.914,
-                 dense_weight: float = 1.0, unknown_penalty: float = 3.0, unsupported_penalty: float = 2.0,
-                 min_dense_english: float = 0.196, reader: str = "rules", reader_shortlist: int = 20,
+    def __init__(self, index: LoadedIndex, backend: str, *, max_sentences: int = 3, min_confidence: float = -0.74,
+                 dense_weight: float = 0.5, unknown_penalty: float = 3.0, unsupported_penalty: float = 2.0,
+                 min_dense_english: float = 0.0879, reader: str = "rules", reader_shortlist: int = 20,
                  min_reader: float | None = None):
         self.index = index
         self.low, self.high = DENSE_SCALE.get(backend, (0.0, 1.0))
@@ -220,7 +220,8 @@ class ExtractiveAnswerer:
         chunk = c.hit.chunk
         body = self.record_texts.get(chunk.doc_id, chunk.text)
         context = f"{chunk.title} {chunk.section} {chunk.metadata.get('keywords', '')} {body}"
-        return Evidence(c.text, record_field(chunk, c.text)[0], context)
+        return Evidence(c.text, record_field(chunk, c.text)[0], context,
+                        chunk.title if chunk.kind == "record" else "")
 
     def _read(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
         """The ``reader_shortlist`` best candidates by the simple scores, ranked by the learned ranker's probability

@@ -17,7 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.question import asked_attributes, cued_fields, expected_type, restrictive_qualifiers, type_match
+from assistant.lexicon import attribute_synonyms
+from assistant.question import (asked_attributes, cued_fields, expected_type, restrictive_qualifiers,
+                               type_match)
+from assistant.question import COUNTED_OF, SPECIALISED
 from index.text import analyze, term_set
 
 
@@ -34,6 +37,7 @@ class Evidence:
     text: str
     field: str | None
     context: str
+    title: str = ""  # the record's name, for a fiche line (its lines are about it even when they say « il »)
 
 
 def unsupported_premise(question: str, evidence: list[Evidence]) -> str | None:
@@ -62,7 +66,7 @@ VALUE_KINDS = {"money": "un montant", "date": "une date", "number": "un nombre",
 
 def _states(evidence: Evidence, attribute: str) -> bool:
     """The sentence names the attribute, is the fiche line of a field it points to, or gives a value of its kind."""
-    if term_set(attribute) & term_set(evidence.text):
+    if term_set(f"{attribute} {attribute_synonyms(attribute)}") & term_set(evidence.text):
         return True
     if evidence.field and evidence.field.removeprefix("relations.") in cued_fields(attribute):
         return True
@@ -83,12 +87,23 @@ def _years(text: str) -> set[str]:
 _FOR = re.compile(r"\bpour ((?:le |la |les |l['’])[^,;:.()]+|[A-ZÉ][^,;:.()]+)")
 
 
+_AI = term_set("intelligence artificielle")
+
+
 def _bears(evidence: Evidence, qualifier: str) -> bool:
     """The sentence holds for the qualifier: a year it states, or the « pour X » it restricts itself to.
 
     A sentence that restricts itself otherwise (other years, « pour le CNRS ») does not answer « pour Inria »,
     even when it mentions Inria elsewhere; one that does not may take the qualifier from its context.
     """
+    if qualifier.startswith(COUNTED_OF):
+        # « Combien de chercheurs du CNRS… »: a count of someone else's researchers does not answer
+        terms = term_set(qualifier.split(" ", 1)[1])
+        return terms <= term_set(evidence.text) or terms <= term_set(evidence.title)
+    if qualifier.startswith(SPECIALISED):
+        # « start-up spécialisées en IA »: the figure must be about those, so the sentence itself says so
+        terms = term_set(qualifier.split(" ", 2)[2])
+        return terms <= term_set(evidence.text) or (terms == _AI and "ia" in term_set(evidence.text))
     if not qualifier.startswith("pour "):
         return qualifier in (_years(evidence.text) or _years(evidence.context))
     terms = set(analyze(qualifier))

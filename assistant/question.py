@@ -7,12 +7,62 @@ import re
 
 from index.text import analyze_words, fold, words
 
-_ENGLISH = frozenset("the what who when where which how is are does did of and in to".split())
+_ENGLISH = frozenset("the what who when where which how is are was were does did do can could will would should of and in "
+                     "to for with from by at an be been it its this that there have has get".split())
 _FRENCH = frozenset("le la les du des est qui quel quelle quels combien comment où que et en de une un".split())
 
 
+# « Quelle part… », « Quel laboratoire… », « Dans quel cadre… »: the noun after the interrogative names what is asked,
+# whatever verbs follow (« Dans quel cadre le CNRS a-t-il lancé AISSAI ? » asks no date). Nouns naming a value;
+# any other noun asks for a thing, which has no value kind.
+_HEAD = re.compile(r"\b(?:quel|quelle|quels|quelles|which|what)\s+([a-zà-ÿ-]+)", re.IGNORECASE)
+_HEAD_KINDS = {
+    "share": {"part", "parts", "proportion", "pourcentage", "taux", "share", "percentage", "rate"},
+    "money": {"somme", "sommes", "montant", "montants", "budget", "enveloppe", "amount", "sum"},
+    "date": {"date", "dates", "année", "annee", "jour", "mois", "year", "day", "month"},
+    "duration": {"durée", "duree"},
+    "number": {"nombre", "number"},
+    "person": {"personne", "personnes", "chercheur", "chercheuse", "chercheurs", "chercheuses", "scientifique",
+               "scientifiques", "personnalité", "personnalités", "person", "researcher", "scientist"},
+}
+# What follows « quel » when it is no noun: « Quel est le budget… » names the attribute after the verb.
+_NOT_NOUNS = {"est", "sont", "était", "etait", "étaient", "etaient", "sera", "seront", "fut", "is", "are", "was", "were",
+              "will", "did", "does", "do", "has", "have", "can", "type", "genre", "sorte", "kind"}
+# « Pourquoi… », « Comment… », « Dans quel cadre… »: a reason, a manner or a frame is asked, not a value.
+_MANNER = re.compile(r"^\W*(?:pourquoi|comment(?! s.appell)|dans quel(?:le)? (?:cadre|but|contexte|objectif)|à quelle fin|"
+                     r"de quelle (?:manière|maniere|façon|facon)|why|how (?!many|much|long|old|often))\b", re.IGNORECASE)
+
+
+def interrogative_head(question: str) -> str | None:
+    """The noun the interrogative bears (« Quelle part des 73 M€… » → part), or None."""
+    for match in _HEAD.finditer(question):
+        noun = match.group(1).lower()
+        if noun not in _NOT_NOUNS:
+            return noun
+    return None
+
+
+# « Jalal Fadili, directeur du centre AISSAI, mène-t-il… »: an apposition between commas describes the subject;
+# it says nothing of what is asked.
+_APPOSITION = re.compile(r",\s+(?!(?:et|ou|and|or)\b)[^,?]{3,80}?,\s+")
+_ASKING = re.compile(r"\b(?:qui|quand|quel\w*|combien|comment|où|pourquoi|who|when|which|what|how|where)\b", re.IGNORECASE)
+
+
+def _asking_part(question: str) -> str:
+    """The question without its appositions (those that ask nothing themselves)."""
+    return _APPOSITION.sub(lambda m: m.group(0) if _ASKING.search(m.group(0)) else " ", question)
+
+
 def expected_type(question: str) -> str | None:
-    """The kind of value the question asks for, from its wording."""
+    """The kind of value the question asks for, from its wording (its appositions left out)."""
+    question = _asking_part(question)
+    if _MANNER.match(question):
+        return None
+    head = interrogative_head(question)
+    if head is not None and not re.match(r"\W*(qui|who)\b", question, re.IGNORECASE):
+        if re.search(r"\b(numéro|numero|référence|reference|identifiant|code)\b", head):
+            return "identifier"
+        return next((kind for kind, nouns in _HEAD_KINDS.items() if head in nouns), None)
     q = question.lower()
     if re.search(r"\b(numéro|numero|référence|reference|identifiant|code)\b", q):
         return "identifier"
@@ -87,9 +137,20 @@ FIELD_CUES = [
 
 
 def cued_field_groups(question: str) -> list[set[str]]:
-    """One set of record fields per thing the question asks (« qui porte X et de quelle somme… » → two)."""
+    """One set of record fields per thing the question asks (« qui porte X et de quelle somme… » → two).
+
+    An apposition (« X, directeur de Y, … ») cues nothing; a question asking why, how or in what frame something
+    was launched or created does not ask its date.
+    """
+    question = _asking_part(question)
     folded = fold(question)
-    return [set(names) for pattern, names in FIELD_CUES if re.search(pattern, folded)]
+    groups = [set(names) for pattern, names in FIELD_CUES if re.search(pattern, folded)]
+    if _MANNER.match(question):
+        groups = [g for g in groups if not g <= _DATE_FIELDS]
+    return groups
+
+
+_DATE_FIELDS = {"date", "launch_date", "creation_date", "selection_date", "end_date", "installation_date"}
 
 
 def cued_fields(question: str) -> set[str]:
@@ -143,8 +204,9 @@ def asks_for_latest(question: str) -> bool:
 # complement when that is a bare common noun (« taux de sélection »; not « budget du PEPR », « budget de
 # Confiance.ai »: those name the subject). The noun counted by « combien de » is not one: it is paraphrased
 # too often (« jeunes chercheurs » for « doctorants »).
-_ASKED = re.compile(r"(?i:\bquel(?:le)?s? (?:est|sont|[ée]tait|[ée]taient|sera|seront) (?:le |la |les |l['’]|son |sa |"
-                    r"ses |leurs? ))([\w-]+(?: de (?!l['’]|la |le |les )[a-zà-ÿ][\w-]*| d['’][a-zà-ÿ][\w-]*)?)")
+_ASKED = re.compile(r"(?i:\b(?:quel(?:le)?s?|qui) (?:est|sont|[ée]tait|[ée]taient|sera|seront) (?:le |la |les |l['’]|son |sa |"
+                    r"ses |leurs? )(?:(?:\d+|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|vingt|cent) )?)"
+                    r"([\w-]+(?: de (?!l['’]|la |le |les )[a-zà-ÿ][\w-]*| d['’][a-zà-ÿ][\w-]*)?)")
 # « Quel est le nom de… » asks which thing, not one of its attributes: any name answers it.
 _NAMING = {"nom", "noms", "appellation", "identité"}
 
@@ -166,6 +228,21 @@ _IN_YEAR = re.compile(r"\b(?:en|depuis|avant|après|apres|jusqu['’]en|dès) ((
 _CLOSING_FOR = re.compile(r"\bpour ((?:le |la |les |l['’])?(?:[\w-]+ ?){1,3})\s*\?\s*$", re.IGNORECASE)
 
 
+# « Combien de start-up spécialisées en intelligence artificielle… »: the counted things are restricted to a field
+# (not « Combien d'argent est consacré au programme… », where the participle is the verb).
+SPECIALISED = "spécialisé"
+_SPECIALISED_IN = re.compile(r"\b(?:combien|nombre|quels|quelles) (?:de |d['’])?[\w-]+ (?:spécialisé|specialise|dédié|dedie|"
+                             r"consacré|consacre|actif|active)e?s? "
+                             r"(en|dans|à|au|aux|sur) ((?:l['’]|la |le |les )?[\w-]+(?: (?!(?:sont|est|ont|a|issu\w*|du|de|des|le|la|les)\b)"
+                             r"[a-zà-ÿ][\w-]*)?)", re.IGNORECASE)
+
+
+# « Combien de chercheurs du CNRS… »: the counted noun's own complement, when it names someone (a capitalised name).
+COUNTED_OF = "de "
+_COUNTED_OF = re.compile(r"\b(?:[Cc]ombien|[Nn]ombre) (?:de |d['’])\s*[\w-]+ (?:du |de la |des |de l['’]|de |d['’])"
+                         r"([A-ZÉ][\w.-]*(?: [A-ZÉ][\w.-]*)?)")
+
+
 def restrictive_qualifiers(question: str) -> list[str]:
     """What a French question narrows its subject to: the years it restricts to, and a closing « pour X »
     naming someone or something (« Qui est le directeur du PEPR IA pour Inria ? » → pour Inria).
@@ -176,6 +253,8 @@ def restrictive_qualifiers(question: str) -> list[str]:
     if is_english(question):
         return []
     found = _IN_YEAR.findall(question)
+    found += [f"{SPECIALISED} {m.group(1)} {m.group(2)}" for m in _SPECIALISED_IN.finditer(question)]
+    found += [f"{COUNTED_OF}{m.group(1)}" for m in _COUNTED_OF.finditer(question)]
     closing = _CLOSING_FOR.search(question)
     if closing and _names_something(closing.group(1)):
         found.append(f"pour {closing.group(1).strip()}")

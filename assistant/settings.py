@@ -63,13 +63,13 @@ class AnswerSettings(Section):
     # Fitted on eval/dev_qa.jsonl by `assistant eval eval/dev_qa.jsonl --calibrate` (see docs/quality.md):
     # confidence = dense_weight·dense + (1 − dense_weight)·coverage − unknown_penalty·unknown_share
     #              − unsupported_penalty·unsupported (1 when the quoted sentences miss a premise of the question).
-    min_confidence: float = Field(-0.914, ge=-5, le=1, description="Seuil sous lequel l'assistant s'abstient")
-    dense_weight: float = Field(1.0, ge=0, le=1, description="Part de la similarité vectorielle dans la confiance")
+    min_confidence: float = Field(-0.74, ge=-5, le=1, description="Seuil sous lequel l'assistant s'abstient")
+    dense_weight: float = Field(0.5, ge=0, le=1, description="Part de la similarité vectorielle dans la confiance")
     unknown_penalty: float = Field(3.0, ge=0, le=5, description="Pénalité pour les mots de la question absents du corpus")
     unsupported_penalty: float = Field(
         2.0, ge=0, le=5, description="Pénalité quand les extraits ne disent pas ce que la question demande ou "
                                      "précise (« taux de sélection », « pour Inria », « en 2024 »)")
-    min_dense_english: float = Field(0.196, ge=0, le=1, description="Similarité minimale pour une question en anglais")
+    min_dense_english: float = Field(0.0879, ge=0, le=1, description="Similarité minimale pour une question en anglais")
     reader: Literal["rules", "learned"] = Field(
         "rules", description="Choix des phrases : rules (poids fixés à la main) ou learned (lecteur entraîné, "
                              "assistant/reader)")

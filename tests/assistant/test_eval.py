@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant.batch import read_items
-from assistant.evaluation import calibrate, compare, evaluate_item, metrics, run_eval
+from assistant.evaluation import ItemResult, calibrate, compare, evaluate_item, metrics, run_eval
 
 pytestmark = pytest.mark.slow
 
@@ -40,15 +40,29 @@ def test_quality_floors_on_the_dev_set(dev_report):
     assert r["citation_validity"] == 1.0
     assert r["retrieval"]["hit@3"] >= 0.95
     assert r["retrieval"]["mrr"] >= 0.90
-    assert r["accuracy"] >= 0.88
-    assert r["abstention"]["recall"] >= 0.77
+    # measured 2026-12-02 (docs/quality.md): accuracy 0.952, abstention recall 0.941, false abstentions 0.008
+    assert r["accuracy"] >= 0.93
+    assert r["abstention"]["recall"] >= 0.88
     assert r["abstention"]["false_abstention_rate"] <= 0.05
+
+
+# The one question written for issue 13 that fails: its passage ranks 10th for the English wording (docs/quality.md).
+ISSUE_13_KNOWN_FAILURES = {"dev-139"}
+
+
+def test_every_question_written_for_issue_13_passes(dev_report):
+    """The five questions quoted by issue 13 and those on what a communication officer asks (dev-098 onwards):
+    answered with the expected facts, or refused where nothing public and citable exists."""
+    issue = [i for i in dev_report["items"] if int(i["id"].split("-")[1]) >= 98]
+    assert len(issue) >= 60 and sum(i["should_abstain"] for i in issue) >= 9
+    failing = {i["id"] for i in issue if not i["correct"]}
+    assert failing <= ISSUE_13_KNOWN_FAILURES, sorted(failing - ISSUE_13_KNOWN_FAILURES)
 
 
 def test_quality_floors_on_the_held_out_set(real_assistant):
     r = run_eval(real_assistant, read_items(DEV.with_name("test_qa.jsonl"), "jsonl"))
     assert r["citation_validity"] == 1.0 and r["retrieval"]["hit@3"] >= 0.93
-    assert r["accuracy"] >= 0.74 and r["abstention"]["recall"] >= 0.6
+    assert r["accuracy"] >= 0.77 and r["abstention"]["recall"] >= 0.6  # measured 0.806 / 0.667
     assert r["abstention"]["false_abstention_rate"] <= 0.05
 
 
@@ -142,3 +156,19 @@ def test_a_generative_eval_reports_what_the_model_wrote_and_why_it_fell_back(rea
     by_id = {i["id"]: i for i in items}
     assert by_id["dev-002"]["mode"] == "generative" and by_id["dev-002"]["correct"]
     assert by_id["dev-001"]["fallback"] == "off_target"  # a launch date was asked, the text gives none
+
+
+def _result(identifier, should_abstain, abstained, correct, signals):
+    return ItemResult(identifier, "fact", "?", should_abstain, abstained, correct, None, [], 0.0, 1.0, "", [], signals)
+
+
+def test_calibration_counts_definitions_as_answered_and_refusals_as_refused():
+    """A definition carries no similarity signal: it is answered whatever the threshold, never a false abstention."""
+    results = [_result(f"def-{k}", False, False, True, {"intent": "definition"}) for k in range(3)]
+    results += [_result("refused", True, True, True, {"refused": "donnée personnelle"})]
+    results += [_result(f"a-{k}", False, False, True, {"dense": 0.6 + k / 100, "coverage": 0.8, "unknown_share": 0.0})
+                for k in range(5)]
+    results += [_result("u", True, False, False, {"dense": 0.1, "coverage": 0.2, "unknown_share": 0.5})]
+    fit = calibrate(results)
+    assert fit and fit["false_abstention_rate"] == 0.0 and fit["abstention_recall"] == 1.0
+

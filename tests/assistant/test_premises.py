@@ -92,3 +92,37 @@ def test_real_questions_on_a_premise_the_corpus_does_not_state_abstain(real_assi
     answer = real_assistant.ask(question)
     assert answer.abstained and answer.citations == []
     assert answer.signals["unsupported"] == 1.0 and answer.signals["premise"]
+
+
+def test_a_number_before_the_attribute_is_not_the_attribute_and_qui_sont_names_one():
+    assert asked_attributes("Quels sont les six défis transverses du COMP ?") == ["défis"]
+    assert asked_attributes("Qui sont les membres du conseil scientifique ?") == ["membres"]
+    council = [Evidence("Le centre s'appuie sur un comité de pilotage et sur un conseil scientifique international.",
+                        None, "centre AISSAI")]
+    assert unsupported_premise("Qui sont les membres du conseil scientifique ?", council) == "attribut demandé : membres"
+
+
+def test_an_attribute_is_stated_by_a_synonym():
+    access = [Evidence("Le supercalculateur offre un accès gratuit à la recherche, à condition de publier les résultats.",
+                       None, "Jean Zay")]
+    assert unsupported_premise("L'accès est-il payant, et quelles sont les obligations des chercheurs ?", access) is None
+    assert unsupported_premise("Quelles sont les sanctions prévues ?", access) is not None
+
+
+def test_what_restricts_the_counted_thing_must_be_stated_by_the_sentence_itself():
+    question = "Combien de start-up spécialisées en intelligence artificielle sont issues des laboratoires du CNRS ?"
+    assert "spécialisé en intelligence artificielle" in restrictive_qualifiers(question)
+    allstartups = [Evidence("Environ 2 000 entreprises sont nées des laboratoires du CNRS.", None,
+                            "Start-up du CNRS intelligence artificielle")]
+    assert unsupported_premise(question, allstartups) == "précision : spécialisé en intelligence artificielle"
+    ai = [Evidence("Une centaine de start-up en IA sont issues des laboratoires du CNRS.", None, "")]
+    assert unsupported_premise(question, ai) is None
+    # « consacré » after a verb is the verb, not a restriction of what is counted
+    assert restrictive_qualifiers("Combien d'argent public est consacré au programme ?") == []
+
+    researchers = "Combien de chercheurs du CNRS travaillent sur l'IA ?"
+    assert restrictive_qualifiers(researchers) == ["de CNRS"]
+    pepr = [Evidence("Le PEPR IA représente près de 200 chercheurs impliqués.", None, "Article sur le CNRS et l'IA")]
+    assert unsupported_premise(researchers, pepr) == "précision : de CNRS"
+    own = [Evidence("Il compte 1 200 chercheurs en IA.", "figures", "CNRS organisme", "CNRS")]
+    assert unsupported_premise(researchers, own) is None

@@ -24,3 +24,24 @@ def test_two_part_questions_give_two_field_groups():
     groups = cued_field_groups("Quel établissement porte le cluster et de quelle somme est-il doté ?")
     assert any("lead_institution" in g for g in groups) and any("budget" in g for g in groups)
     assert len(cued_field_groups("Qui dirige AISSAI ?")) == 1
+
+
+def test_the_noun_after_the_interrogative_names_what_is_asked():
+    # « lancé » does not make a frame question a date question, nor « directeur » in an apposition a person question
+    assert expected_type("Dans quel cadre le CNRS a-t-il lancé son centre AISSAI ?") is None
+    assert cued_field_groups("Dans quel cadre le CNRS a-t-il lancé son centre AISSAI ?") == []
+    assert expected_type("Pourquoi le CNRS a-t-il créé ce centre ?") is None
+    assert expected_type("Dans quel laboratoire Jalal Fadili, directeur du centre AISSAI, travaille-t-il ?") is None
+    assert cued_field_groups("Dans quel laboratoire Jalal Fadili, directeur du centre AISSAI, travaille-t-il ?") == []
+    # a share asked of a sum is a share; a sum asked is money; a researcher asked is a person
+    assert expected_type("Quelle part des 73 millions d'euros va aux appels à projets ?") == "share"
+    assert expected_type("Quelle somme le cluster a-t-il reçue ?") == "money"
+    assert expected_type("Quelle chercheuse de l'IRIT est titulaire d'une chaire ?") == "person"
+    assert expected_type("Quelle année le programme a-t-il commencé ?") == "date"
+    # no interrogative noun: the wording decides, as before
+    assert expected_type("Qui, parmi les directeurs, a été nommé en 2021 ?") == "person"
+
+
+def test_english_is_told_by_its_function_words():
+    assert is_english("Can a private company get computing time on Jean Zay?")
+    assert not is_english("Une entreprise privée peut-elle obtenir du temps de calcul sur Jean Zay ?")
