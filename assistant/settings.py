@@ -45,7 +45,7 @@ class IndexSettings(Section):
 
 class RetrievalSettings(Section):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-    top_k: int = Field(8, ge=1, le=50)
+    top_k: int = Field(12, ge=1, le=50)
     candidates: int = Field(30, ge=1, le=500, description="Résultats de chaque moteur avant fusion")
     rrf_k: int = Field(60, ge=1, le=1000)
     corroboration_pool: int = Field(40, ge=0, le=200, description="Passages suivants où chercher une confirmation")

@@ -228,7 +228,7 @@ def create_app(assistant: Assistant, *, running: int = 2, max_queue: int | None 
                         with gr.Accordion(t["settings"], open=False, elem_id="settings") as settings_box:
                             mode = gr.Dropdown(t["modes"], value=settings.answer.mode, label=t["mode"],
                                                elem_id="mode")
-                            top_k = gr.Slider(1, 10, value=settings.retrieval.top_k, step=1, label=t["top_k"],
+                            top_k = gr.Slider(1, 20, value=settings.retrieval.top_k, step=1, label=t["top_k"],
                                               elem_id="top-k")
                         comment = gr.Textbox(label=t["comment"], max_lines=3, elem_id="comment")
                         vote_status = gr.Markdown(elem_id="vote-status")

@@ -46,17 +46,12 @@ def test_quality_floors_on_the_dev_set(dev_report):
     assert r["abstention"]["false_abstention_rate"] <= 0.05
 
 
-# The one question written for issue 13 that fails: its passage ranks 10th for the English wording (docs/quality.md).
-ISSUE_13_KNOWN_FAILURES = {"dev-139"}
-
-
 def test_every_question_written_for_issue_13_passes(dev_report):
     """The five questions quoted by issue 13 and those on what a communication officer asks (dev-098 onwards):
     answered with the expected facts, or refused where nothing public and citable exists."""
     issue = [i for i in dev_report["items"] if int(i["id"].split("-")[1]) >= 98]
     assert len(issue) >= 60 and sum(i["should_abstain"] for i in issue) >= 9
-    failing = {i["id"] for i in issue if not i["correct"]}
-    assert failing <= ISSUE_13_KNOWN_FAILURES, sorted(failing - ISSUE_13_KNOWN_FAILURES)
+    assert [i["id"] for i in issue if not i["correct"]] == []
 
 
 def test_quality_floors_on_the_held_out_set(real_assistant):
