@@ -11,6 +11,7 @@ import re
 
 from assistant.answer import Citation
 from assistant.figures import stated_figure
+from assistant.question import ParsedQuestion
 from assistant.fiche import record_field, record_group, record_value
 from index.text import analyze, term_set
 
@@ -50,7 +51,7 @@ def _mentions(c, best) -> bool:
 
 
 def corroboration(best, key: str | None, candidates: list, chosen: list, kind: str | None = None,
-                  question: str = ""):
+                  question: str | ParsedQuestion = ""):
     """A sentence of another document stating the same headline figure as the best one, or None.
 
     A curated record confirmed by the source article (or the reverse) is worth showing: the
@@ -72,7 +73,7 @@ def corroboration(best, key: str | None, candidates: list, chosen: list, kind: s
     return agreeing[0] if agreeing else None
 
 
-def contradiction(best, kind: str | None, question: str, candidates: list, chosen: list):
+def contradiction(best, kind: str | None, question: str | ParsedQuestion, candidates: list, chosen: list):
     """A sentence of another source that answers the question about as well as the best one, about the same
     subject, with a figure of the kind asked (an amount, a count of the same thing, a share) that none of the
     chosen sentences gives; or None."""
@@ -93,7 +94,7 @@ def _source(c) -> str:
     return record_field(c.hit.chunk, c.text)[1] or c.hit.chunk.source
 
 
-def without_repeats(chosen: list, kind: str | None, question: str) -> tuple[list, list[tuple]]:
+def without_repeats(chosen: list, kind: str | None, question: str | ParsedQuestion) -> tuple[list, list[tuple]]:
     """Drop a sentence that gives the same figure, from the same source URL, as one kept (a fiche line restating
     what the cited article says, next to the article's own sentence): the document's own words stay.
 

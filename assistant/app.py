@@ -15,7 +15,7 @@ from assistant.followup import condense, is_follow_up
 from assistant.generative import NOTICES, GenerativeAnswerer, condense_with_llm
 from assistant.lexicon import expand
 from assistant.llm import make_backend
-from assistant.question import is_english
+from assistant.question import ParsedQuestion
 from assistant.retrieval import HybridRetriever
 from assistant.settings import Settings, offline_environment
 from corpus.errors import AssistantError, CorpusError, InvalidQuestion
@@ -99,30 +99,32 @@ class Assistant:
             retriever, answerer = self.retriever, self.answerer
         started = time.perf_counter()
         history, trimmed = self.bounded_history(history)
+        reading = ParsedQuestion(question)  # read once, for the lexicon, the answerer, its checks and the generator
         query, condensed_by = self._condense(question, history, mode)
-        expansion = expand(question)
+        expansion = expand(reading)
         if expansion:
             query = f"{query} {expansion}"
+        reading.query = query
         vector = retriever.query_vector(query) if retriever.mode != "bm25" else None
         top_k = min(max(int(top_k), 1), 50) if top_k else self.settings.retrieval.top_k
         hits = retriever.retrieve(query, top_k + self.settings.retrieval.corroboration_pool, query_vector=vector)
         retrieved = time.perf_counter()
-        answer = answerer.answer(question, query, hits[:top_k], vector, extra_hits=hits[top_k:])
+        answer = answerer.answer(reading, query, hits[:top_k], vector, extra_hits=hits[top_k:])
         extracted = time.perf_counter()
         timings = {"retrieve": round((retrieved - started) * 1000, 2), "answer": round((extracted - retrieved) * 1000, 2)}
         if mode != "extractive" and answer.disagreement:
             # a rewrite would keep one value and drop the others: the values are shown, each with its source
-            answer.notice = NOTICES["en" if is_english(question) else "fr"]["several_values"]
+            answer.notice = NOTICES["en" if reading.english else "fr"]["several_values"]
             answer.fallback = {"from": "generative", "reason": "several_values",
                                "detail": "les sources donnent plusieurs valeurs de ce qui est demandé"}
         elif mode != "extractive" and not answer.abstained:
             if self.generator is None:
-                answer.notice = NOTICES["en" if is_english(question) else "fr"]["backend"].format(
+                answer.notice = NOTICES["en" if reading.english else "fr"]["backend"].format(
                     detail="aucun modèle configuré (llm.backend = none)")
                 answer.fallback = {"from": "generative", "reason": "unavailable", "detail": "llm.backend = none"}
             else:
-                for event in self.generator.generate(question, answer, hits[:top_k], mode=mode,
-                                                     english=is_english(question)):
+                for event in self.generator.generate(reading, answer, hits[:top_k], mode=mode,
+                                                     english=reading.english):
                     if isinstance(event, Answer):
                         answer = event
                     else:

@@ -18,8 +18,7 @@ from assistant.agreement import (DISAGREEMENT_EN, DISAGREEMENT_FR, attributed, c
 from assistant.definitions import Definitions
 from assistant.fiche import record_field, record_group, record_value
 from assistant.figures import stated_figure
-from assistant.question import (asks_for_latest, asks_summary, cued_field_groups, cued_fields, definition_target,
-                                expected_type, field_asked, is_english, refusal_reason, type_match)
+from assistant.question import ParsedQuestion, field_asked, parsed, type_match
 from index.text import analyze, analyze_words, fold, term_set
 
 # Cosine similarities of a query with its best sentence, mapped to [0, 1]: below ``low`` the
@@ -102,21 +101,22 @@ class ExtractiveAnswerer:
             if flagged:
                 self.addressing[chunk.chunk_id] = flagged
 
-    def answer(self, question: str, query: str, hits: list[Hit], query_vector: np.ndarray | None,
+    def answer(self, question: str | ParsedQuestion, query: str, hits: list[Hit], query_vector: np.ndarray | None,
                extra_hits: list[Hit] = ()) -> Answer:
         """Answer ``question`` from ``hits`` (retrieved with ``query``, which may carry earlier turns).
 
-        ``extra_hits`` (the next-ranked passages) are searched only for a corroborating sentence.
+        ``question`` is read once (a :class:`ParsedQuestion`, built here when given as text); ``extra_hits``
+        (the next-ranked passages) are searched only for a corroborating sentence.
         """
-        english = is_english(question)
-        refusal = refusal_reason(question)
-        if refusal:
-            return self._abstain(question, english, 0.0, {"refused": refusal})
+        question = parsed(question, query)
+        english = question.english
+        if question.refusal:
+            return self._abstain(question, english, 0.0, {"refused": question.refusal})
         if not analyze_words(query):  # « ??? », « le la les »: nothing to look for
             return self._abstain(question, english, 0.0, {"refused": "question sans contenu"})
-        subject, rest = split_definition(definition_target(question))
-        if subject or asks_summary(question):
-            record = self.definitions.named_record(subject or question)
+        subject, rest = split_definition(question.definition)
+        if subject or question.summary:
+            record = self.definitions.named_record(subject or question.text)
             if record is not None:
                 definition = self._whole(question, self.definitions.definition(record, self.max_sentences),
                                          {"intent": "definition", "record": record})
@@ -125,19 +125,19 @@ class ExtractiveAnswerer:
                 # « Qu'est-ce que le GDR IA et quand a-t-il été créé ? »: its definition, then the fact asked
                 return _joined(definition, self._facts(question, query, hits, query_vector, extra_hits))
             document = next((h.chunk.doc_id for h in [*hits, *extra_hits] if h.chunk.kind == "document"), None)
-            if document is not None and asks_summary(question):
+            if document is not None and question.summary:
                 return self._whole(question, self.definitions.summary(document),
                                    {"intent": "summary", "document": document})
         return self._facts(question, query, hits, query_vector, extra_hits)
 
-    def _facts(self, question: str, query: str, hits: list[Hit], query_vector: np.ndarray | None,
+    def _facts(self, question: ParsedQuestion, query: str, hits: list[Hit], query_vector: np.ndarray | None,
                extra_hits: list[Hit]) -> Answer:
         """The sentences that state what the question asks, with every value and source that bears on it."""
-        english = is_english(question)
+        english = question.english
         candidates = self._candidates(question, query, hits, query_vector)
         if candidates and self.ranker is not None:
             candidates = self._read(question, candidates)
-        if candidates and asks_for_latest(question):
+        if candidates and question.latest:
             candidates = _prefer_recent(candidates)
         if not candidates:
             return self._abstain(question, english, 0.0, {})
@@ -159,13 +159,14 @@ class ExtractiveAnswerer:
         floor = english and self.ranker is None and signals["dense"] < self.min_dense_english
         if confidence < threshold or floor:
             return self._abstain(question, english, confidence, signals)
-        kind = expected_type(question)
+        kind = question.kind
         key = headline_figure(best)
         # score only the next passages that could agree (the headline figure) or disagree (a figure of the kind asked)
         extra = [h for h in extra_hits if (key and key in h.chunk.text) or stated_figure(h.chunk.text, kind, question)]
         pool = candidates + (self._candidates(question, query, extra, query_vector) if extra else [])
-        about = [c for c in pool if _same_subject(c, best, query)]
-        if not asks_for_latest(question):  # « actuelle »: the latest value is what is asked, not its history
+        query_terms = dict.fromkeys(analyze(query) if query != question.query else question.query_terms)
+        about = [c for c in pool if _same_subject(c, best, query_terms)]
+        if not question.latest:  # « actuelle »: the latest value is what is asked, not its history
             chosen = chosen + self._other_values(question, kind, chosen)
         differing = contradiction(best, kind, question, about, chosen)
         if differing is not None:
@@ -178,19 +179,19 @@ class ExtractiveAnswerer:
         answer.signals = signals
         return answer
 
-    def _whole(self, question: str, sentences: list, signals: dict) -> Answer:
+    def _whole(self, question: ParsedQuestion, sentences: list, signals: dict) -> Answer:
         """An answer made of given (chunk, sentence) pairs: a definition or a summary."""
         if not sentences:
-            return self._abstain(question, is_english(question), 0.0, signals)
+            return self._abstain(question, question.english, 0.0, signals)
         answer = self._compose(question, [Candidate(Hit(chunk, 1.0), s, 1.0, 1.0, 1.0) for chunk, s in sentences], 1.0)
         answer.signals = signals
         return answer
 
-    def _other_values(self, question: str, kind: str | None, chosen: list[Candidate]) -> list[Candidate]:
+    def _other_values(self, question: ParsedQuestion, kind: str | None, chosen: list[Candidate]) -> list[Candidate]:
         """For a fiche line that answers the question (of a field the question asks for, or giving the kind of
         value it asks for) and states one value of a fact that has several, the lines of its other values."""
         added = []
-        asked = cued_fields(question)
+        asked = question.fields
         for c in chosen:
             chunk = c.hit.chunk
             value = record_value(chunk, c.text) or c.text  # the datum itself, not its « (selon …, mars 2025) »
@@ -205,7 +206,7 @@ class ExtractiveAnswerer:
                         added.append(Candidate(Hit(other, c.hit.score), sentence, c.score, c.dense, c.coverage))
         return added
 
-    def _choose(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
+    def _choose(self, question: ParsedQuestion, candidates: list[Candidate]) -> list[Candidate]:
         """The best sentence, those nearly as good that say something else, and one per other part asked."""
         best = candidates[0]
         chosen = [best]
@@ -223,7 +224,7 @@ class ExtractiveAnswerer:
         return Evidence(c.text, record_field(chunk, c.text)[0], context,
                         chunk.title if chunk.kind == "record" else "")
 
-    def _read(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
+    def _read(self, question: ParsedQuestion, candidates: list[Candidate]) -> list[Candidate]:
         """The ``reader_shortlist`` best candidates by the simple scores, ranked by the learned ranker's probability
         (the reader's score with the evidence above); the rest after them."""
         shortlist, rest = self.read(question, candidates)
@@ -237,29 +238,30 @@ class ExtractiveAnswerer:
             c.score = 0.0
         return sorted(shortlist, key=lambda c: -c.score) + rest
 
-    def read(self, question: str, candidates: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
+    def read(self, question: str | ParsedQuestion, candidates: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
         """The shortlist (its reader logits in ``features["reader"]``) and the candidates left out of it."""
         shortlist, rest = candidates[: self.reader_shortlist], candidates[self.reader_shortlist:]
-        logits = self.reader.logits(question, [(c.hit.chunk.title, c.text) for c in shortlist])
+        logits = self.reader.logits(str(question), [(c.hit.chunk.title, c.text) for c in shortlist])
         for c, logit in zip(shortlist, logits):
             c.features["reader"] = float(logit)
         return shortlist, rest
 
-    def candidates(self, question: str, query: str, hits: list[Hit], query_vector: np.ndarray | None) -> list[Candidate]:
+    def candidates(self, question: str | ParsedQuestion, query: str, hits: list[Hit],
+                   query_vector: np.ndarray | None) -> list[Candidate]:
         """Every sentence of ``hits``, best first by the simple scores, with what each score was made of."""
-        return self._candidates(question, query, hits, query_vector)
+        return self._candidates(parsed(question, query), query, hits, query_vector)
 
     def confidence(self, signals: dict) -> float:
         """How sure the best sentence answers the question; the weights are fitted by ``assistant eval --calibrate``."""
         return round(weighted_confidence(signals, self.dense_weight, self.unknown_penalty, self.unsupported_penalty), 4)
 
-    def unknown_share(self, question: str) -> float:
+    def unknown_share(self, question: str | ParsedQuestion) -> float:
         """Share of the question's weight carried by words the corpus never uses (« salaire », « marine »…).
 
         Not computed for English questions: their words are unknown to a French corpus by nature.
         """
         lexical = self.index.lexical
-        variants = list(dict.fromkeys(analyze_words(question)))
+        variants = list(dict.fromkeys(analyze_words(str(question))))
         if not variants:
             return 0.0
         rarest = lexical.idf_unknown()
@@ -267,18 +269,17 @@ class ExtractiveAnswerer:
                    for forms in variants]
         return sum(w for w, unknown in weights if unknown) / sum(w for w, _ in weights)
 
-    def _candidates(self, question, query, hits, query_vector) -> list[Candidate]:
+    def _candidates(self, question: ParsedQuestion, query, hits, query_vector) -> list[Candidate]:
         lexical = self.index.lexical
-        terms = dict.fromkeys(analyze(query))
-        own_terms = set(analyze(question))
+        terms = dict.fromkeys(analyze(query) if query != question.query else question.query_terms)
+        own_terms = set(question.terms)
         # Coverage counts only words the corpus knows: an unknown word can be covered by no sentence,
         # and how much of the question is unknown is a separate signal (see ``unknown_share``).
         weights = {t: lexical.idf(t) * (1.0 if t in own_terms else 0.5) for t in terms if lexical.idf(t) > 0}
         total = sum(weights.values()) or 1.0
-        kind = expected_type(question)
-        fields = cued_fields(question)
-        definitional = bool(re.search(r"\b(qu.est[- ]ce que|c.est quoi|what is|what are|que (sont|signifie)|"
-                                      r"presente|definition)\b", fold(question)))
+        kind = question.kind
+        fields = question.fields
+        definitional = question.definitional
         out = []
         for rank, hit in enumerate(hits):
             chunk = hit.chunk
@@ -328,14 +329,14 @@ class ExtractiveAnswerer:
         out.sort(key=lambda c: -c.score)
         return out
 
-    def _compose(self, question: str, chosen: list[Candidate], confidence: float,
+    def _compose(self, question: ParsedQuestion, chosen: list[Candidate], confidence: float,
                  disagreement: list[str] | None = None) -> Answer:
         """The answer text (each quote followed by its marker) and its citations. When sources disagree, a lead
         says so and each differing quote says whose it is, unless its own words already do (« selon … »)."""
         citations: list[Citation] = []
         by_chunk: dict[tuple[str, str], int] = {}
         parts = []
-        english = is_english(question)
+        english = question.english
         named: set[str] = set()
         for c in chosen:
             chunk = c.hit.chunk
@@ -361,15 +362,15 @@ class ExtractiveAnswerer:
         text = " ".join(parts)
         if disagreement:
             text = f"{DISAGREEMENT_EN if english else DISAGREEMENT_FR} {text}"
-        answer = Answer(question=question, answer=text, abstained=False, citations=citations, confidence=confidence)
+        answer = Answer(question=question.text, answer=text, abstained=False, citations=citations, confidence=confidence)
         if disagreement:
             answer.disagreement = sorted({by_chunk[(c.hit.chunk.chunk_id, c.text)] for c in chosen
                                           if c.text in disagreement})
         return answer
 
     @staticmethod
-    def _abstain(question: str, english: bool, confidence: float, signals: dict) -> Answer:
-        answer = Answer(question=question, answer=ABSTAIN_EN if english else ABSTAIN_FR,
+    def _abstain(question: str | ParsedQuestion, english: bool, confidence: float, signals: dict) -> Answer:
+        answer = Answer(question=str(question), answer=ABSTAIN_EN if english else ABSTAIN_FR,
                         abstained=True, confidence=confidence)
         answer.signals = signals
         return answer
@@ -405,7 +406,7 @@ def _joined(first: Answer, second: Answer) -> Answer:
                                signals={**second.signals, "intent": "definition+fact"})
 
 
-def _gives_asked_value(sentence: str, kind: str | None, question: str) -> bool:
+def _gives_asked_value(sentence: str, kind: str | None, question: ParsedQuestion) -> bool:
     """The sentence gives the kind of value asked: an amount, a date, a share, a duration, or a count of the very
     thing counted (« combien de clusters » → « neuf clusters », not « 400 M€ »). Names are too loosely recognised
     (« Jean Zay ») to tell a person apart."""
@@ -433,13 +434,13 @@ def _same_statement(a: Candidate, b: Candidate) -> bool:
     return False
 
 
-def _same_subject(c: Candidate, best: Candidate, query: str) -> bool:
+def _same_subject(c: Candidate, best: Candidate, query_terms: dict) -> bool:
     """A corroborating sentence must be about what the best one is about, or about something the question
     names: sharing « 2021 » does not make INS2I's director a confirmation of AISSAI's."""
     chunk = c.hit.chunk
     if chunk.doc_id == best.hit.chunk.doc_id or chunk.kind == "document":
         return True
-    return _subject_precision(chunk, dict.fromkeys(analyze(query))) >= 0.5
+    return _subject_precision(chunk, query_terms) >= 0.5
 
 
 def _field_meaning(field: str | None) -> str | None:
@@ -450,11 +451,11 @@ def _field_meaning(field: str | None) -> str | None:
     return {"lead": "lead_institution", "coordinator": "coordinators", "director": "head"}.get(name, name)
 
 
-def _other_asked_fields(question: str, best: Candidate, candidates: list[Candidate],
+def _other_asked_fields(question: ParsedQuestion, best: Candidate, candidates: list[Candidate],
                         chosen: list[Candidate]) -> list[Candidate]:
     """When the question asks two things (« qui porte X et de quelle somme est-il doté ? »), the best
     sentence of the same subject for each thing not yet answered."""
-    groups = cued_field_groups(question)
+    groups = question.field_groups
     if len(groups) < 2:
         return []
     subject = best.hit.chunk.doc_id

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.question import ParsedQuestion, parsed
 from index.text import analyze
 
 _NUMBER = r"\d{1,3}(?:[   .]\d{3})+(?:,\d+)?|\d+(?:[,.]\d+)?"
@@ -46,7 +47,7 @@ def _number(text: str) -> float:
     return float(re.sub(r"[   .](?=\d{3})", "", text).replace(",", "."))
 
 
-def stated_figure(sentence: str, kind: str | None, question: str) -> Figure | None:
+def stated_figure(sentence: str, kind: str | None, question: str | ParsedQuestion) -> Figure | None:
     """The figure ``sentence`` gives for ``question``, whose expected answer type is ``kind``.
 
     Money: the first amount, in euros. Share: the first percentage. Number: the first number followed
@@ -64,19 +65,9 @@ def stated_figure(sentence: str, kind: str | None, question: str) -> Figure | No
         match = _SHARE.search(sentence)
         return Figure(_number(match.group(1)), "share") if match else None
     if kind == "number":
-        asked = counted_terms(question)
+        asked = parsed(question).counted
         for match in _COUNT.finditer(sentence):
             counted = [t for t in analyze(match.group(2)) if t in asked]
             if counted:
                 return Figure(_number(match.group(1)), "number", counted[0])
     return None
-
-
-_COUNTED = re.compile(r"\b(?:combien|nombre|how many|number)\s+(?:de\s+|d['’]|of\s+)?((?:[\w-]+\s*){1,2})",
-                      re.IGNORECASE)
-
-
-def counted_terms(question: str) -> set[str]:
-    """The analysed terms of what a question counts: « Combien de doctorants… » → {doctor}."""
-    match = _COUNTED.search(question)
-    return set(analyze(match.group(1))) if match else set()

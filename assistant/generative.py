@@ -15,7 +15,7 @@ from assistant.answer import Answer, Citation
 from assistant.fiche import record_field
 from assistant.grounding import Passage, build_prompt, check_answer, fence, select_passages, unconfirmed
 from assistant.llm import Backend, GenerationFailed, LocalBackend, Prompt
-from assistant.question import expected_type, type_match
+from assistant.question import ParsedQuestion, expected_type, parsed, type_match
 from assistant.retrieval import Hit
 from index.text import analyze
 
@@ -67,10 +67,12 @@ class GenerativeAnswerer:
         cited = [by_id[c.chunk_id] for c in extractive.citations if c.chunk_id in by_id]
         return select_passages(cited + [h.chunk for h in hits], self.passages, self.passage_chars)
 
-    def generate(self, question: str, extractive: Answer, hits: list[Hit], *, mode: str,
+    def generate(self, question: str | ParsedQuestion, extractive: Answer, hits: list[Hit], *, mode: str,
                  english: bool) -> Iterator[str | Answer]:
         """Yield text pieces as they arrive, then the final :class:`Answer` (generated, or the extractive
         one marked as a fallback)."""
+        reading = parsed(question)
+        question = reading.text
         passages = self.passages_for(extractive, hits)
         prompt = build_prompt(question, passages)
         started = time.perf_counter()
@@ -95,7 +97,7 @@ class GenerativeAnswerer:
             detail = "; ".join(check.problems) or "réponse vide"
             yield self._fallback(extractive, mode, english, "empty" if not raw else "unsupported", detail,
                                  raw, started, first)
-        elif (kind := expected_type(question)) and not any(type_match(kind, s.text) for s in check.sentences):
+        elif (kind := reading.kind) and not any(type_match(kind, s.text) for s in check.sentences):
             yield self._fallback(extractive, mode, english, "off_target", f"la question attend : {kind}",
                                  raw, started, first)
         elif mode == "auto" and (extra := unconfirmed([s.text for s in check.sentences],

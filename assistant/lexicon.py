@@ -71,14 +71,14 @@ ENGLISH_FRENCH: dict[str, str] = {
 }
 
 
-def expand(question: str) -> str:
-    """Words to add to the search query for ``question`` (empty when nothing applies)."""
-    folded = fold(question)
-    extra = [words for pattern, words in EXPANSIONS if re.search(pattern, folded)]
-    from assistant.question import is_english
+def expand(question) -> str:
+    """Words to add to the search query for ``question`` (text or a ParsedQuestion; empty when nothing applies)."""
+    from assistant.question import parsed
 
-    if is_english(question):
-        lowered = question.lower()
+    reading = parsed(question)
+    extra = [words for pattern, words in EXPANSIONS if re.search(pattern, reading.folded)]
+    if reading.english:
+        lowered = reading.text.lower()
         extra += [french for english, french in ENGLISH_FRENCH.items() if re.search(rf"\b{re.escape(english)}\b", lowered)]
     return " ".join(dict.fromkeys(extra))
 

@@ -18,9 +18,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.lexicon import attribute_synonyms
-from assistant.question import (asked_attributes, cued_fields, expected_type, restrictive_qualifiers,
-                               type_match)
-from assistant.question import COUNTED_OF, SPECIALISED
+from assistant.question import COUNTED_OF, SPECIALISED, ParsedQuestion, cued_fields, expected_type, parsed, type_match
 from index.text import analyze, term_set
 
 
@@ -40,19 +38,20 @@ class Evidence:
     title: str = ""  # the record's name, for a fiche line (its lines are about it even when they say « il »)
 
 
-def unsupported_premise(question: str, evidence: list[Evidence]) -> str | None:
+def unsupported_premise(question: str | ParsedQuestion, evidence: list[Evidence]) -> str | None:
     """The first premise of ``question`` that ``evidence`` (the best sentence first) does not support, or None.
 
     The asked attribute may be stated by any of the sentences (each answers a part of a two-part
     question); a qualifier restricts the whole question, so the best sentence must bear it.
     """
-    attributes = asked_attributes(question)
+    question = parsed(question)
+    attributes = question.attributes
     if attributes and not any(_states(e, a) for e in evidence for a in attributes):
         return f"attribut demandé : {attributes[0]}"
-    kind = expected_type(question)
+    kind = question.kind
     if kind in VALUE_KINDS and not any(type_match(kind, e.text) for e in evidence):
         return f"valeur demandée : {VALUE_KINDS[kind]}"
-    for qualifier in restrictive_qualifiers(question):
+    for qualifier in question.qualifiers:
         if not _bears(evidence[0], qualifier):
             return f"précision : {qualifier}"
     return None

@@ -4,8 +4,10 @@ and whether it must be refused whatever the corpus holds."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import cached_property
 
-from index.text import analyze_words, fold, words
+from index.text import analyze, analyze_words, fold, words
 
 _ENGLISH = frozenset("the what who when where which how is are was were does did do can could will would should of and in "
                      "to for with from by at an be been it its this that there have has get".split())
@@ -211,12 +213,12 @@ _ASKED = re.compile(r"(?i:\b(?:quel(?:le)?s?|qui) (?:est|sont|[ée]tait|[ée]tai
 _NAMING = {"nom", "noms", "appellation", "identité"}
 
 
-def asked_attributes(question: str) -> list[str]:
+def asked_attributes(question: str, *, english: bool | None = None) -> list[str]:
     """The attributes a French question asks for by name (« Quel est le taux de sélection… » → taux de sélection).
 
     Other wordings (« Qui dirige… », « Quelle somme… », « Combien de… ») and English questions give none.
     """
-    if is_english(question):
+    if is_english(question) if english is None else english:
         return []
     found = [a.lower() for a in _ASKED.findall(question)]
     return [a for a in found if a.split()[0] not in _NAMING]
@@ -243,14 +245,14 @@ _COUNTED_OF = re.compile(r"\b(?:[Cc]ombien|[Nn]ombre) (?:de |d['’])\s*[\w-]+ (
                          r"([A-ZÉ][\w.-]*(?: [A-ZÉ][\w.-]*)?)")
 
 
-def restrictive_qualifiers(question: str) -> list[str]:
+def restrictive_qualifiers(question: str, *, english: bool | None = None) -> list[str]:
     """What a French question narrows its subject to: the years it restricts to, and a closing « pour X »
     naming someone or something (« Qui est le directeur du PEPR IA pour Inria ? » → pour Inria).
 
     « pour ses cinq années » refers back to the subject and « pour la période 2021-2024 » is a time span:
     neither names anything new.
     """
-    if is_english(question):
+    if is_english(question) if english is None else english:
         return []
     found = _IN_YEAR.findall(question)
     found += [f"{SPECIALISED} {m.group(1)} {m.group(2)}" for m in _SPECIALISED_IN.finditer(question)]
@@ -289,3 +291,102 @@ def definition_target(question: str) -> str | None:
 def asks_summary(question: str) -> bool:
     """« Résume l'article… », « Quels sont les points clés du texte ? », « Summarize… »."""
     return bool(_SUMMARY.search(fold(question)))
+
+
+@dataclass(eq=False)
+class ParsedQuestion:
+    """A question read once. ``Assistant.ask_stream`` builds it and hands it to retrieval, the answerer, the premise
+    checks, the figures and the generator; each reading is computed the first time it is asked for, then kept.
+
+    Attributes:
+        text: The question as asked (checked, stripped).
+        query: The retrieval query: the question, or its standalone form for a follow-up, plus the lexicon's words.
+    """
+
+    text: str
+    query: str = ""
+
+    def __post_init__(self):
+        self.query = self.query or self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+    @cached_property
+    def english(self) -> bool:
+        return is_english(self.text)
+
+    @cached_property
+    def folded(self) -> str:
+        return fold(self.text)
+
+    @cached_property
+    def terms(self) -> list[str]:
+        """The question's own analysed terms (stems, accented and folded)."""
+        return analyze(self.text)
+
+    @cached_property
+    def query_terms(self) -> list[str]:
+        return analyze(self.query)
+
+    @cached_property
+    def kind(self) -> str | None:
+        return expected_type(self.text)
+
+    @cached_property
+    def field_groups(self) -> list[set[str]]:
+        return cued_field_groups(self.text)
+
+    @cached_property
+    def fields(self) -> set[str]:
+        return set().union(*self.field_groups)
+
+    @cached_property
+    def attributes(self) -> list[str]:
+        return asked_attributes(self.text, english=self.english)
+
+    @cached_property
+    def qualifiers(self) -> list[str]:
+        return restrictive_qualifiers(self.text, english=self.english)
+
+    @cached_property
+    def counted(self) -> set[str]:
+        return counted_terms(self.text)
+
+    @cached_property
+    def refusal(self) -> str | None:
+        return refusal_reason(self.text)
+
+    @cached_property
+    def definition(self) -> str | None:
+        return definition_target(self.text)
+
+    @cached_property
+    def summary(self) -> bool:
+        return asks_summary(self.text)
+
+    @cached_property
+    def latest(self) -> bool:
+        return asks_for_latest(self.text)
+
+    @cached_property
+    def definitional(self) -> bool:
+        """Worded as « qu'est-ce que… », « what is… »: alias lines (« X est aussi appelé Y ») may answer it."""
+        return bool(re.search(r"\b(qu.est[- ]ce que|c.est quoi|what is|what are|que (sont|signifie)|presente|definition)\b",
+                              self.folded))
+
+
+def parsed(question: str | ParsedQuestion, query: str = "") -> ParsedQuestion:
+    """``question`` read once: itself when it already is, else a new :class:`ParsedQuestion`."""
+    return question if isinstance(question, ParsedQuestion) else ParsedQuestion(question, query)
+
+
+_COUNTED = re.compile(r"\b(?:combien|nombre|how many|number)\s+(?:de\s+|d['’]|of\s+)?((?:[\w-]+\s*){1,2})",
+                      re.IGNORECASE)
+
+
+def counted_terms(question: str) -> set[str]:
+    """The analysed terms of what a question counts: « Combien de doctorants… » → {doctor}."""
+    match = _COUNTED.search(question)
+    return set(analyze(match.group(1))) if match else set()
+

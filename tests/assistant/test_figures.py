@@ -2,7 +2,8 @@
 
 import pytest
 
-from assistant.figures import counted_terms, stated_figure
+from assistant.figures import stated_figure
+from assistant.question import counted_terms
 
 DOCTORANTS = "Combien de doctorants ont été formés dans le cadre du PEPR IA ?"
 

@@ -45,3 +45,24 @@ def test_the_noun_after_the_interrogative_names_what_is_asked():
 def test_english_is_told_by_its_function_words():
     assert is_english("Can a private company get computing time on Jean Zay?")
     assert not is_english("Une entreprise privée peut-elle obtenir du temps de calcul sur Jean Zay ?")
+
+
+def test_a_question_is_read_once_and_reads_as_the_functions_do():
+    from assistant import question as q
+
+    text = "Combien de start-up spécialisées en intelligence artificielle sont issues du CNRS en 2024 ?"
+    reading = q.ParsedQuestion(text, "requête élargie")
+    assert reading.query == "requête élargie" and q.ParsedQuestion(text).query == text
+    assert reading.kind == q.expected_type(text) == "number"
+    assert reading.qualifiers == q.restrictive_qualifiers(text) and "2024" in reading.qualifiers
+    assert reading.fields == q.cued_fields(text) and reading.counted == q.counted_terms(text)
+    assert reading.english is False and reading.refusal is None and not reading.summary
+    assert q.parsed(reading) is reading and q.parsed(text).text == text
+    calls = []
+    original = q.expected_type
+    q.expected_type = lambda t: calls.append(t) or original(t)
+    try:
+        fresh = q.ParsedQuestion(text)
+        assert fresh.kind == fresh.kind == "number" and len(calls) == 1  # computed the first time only
+    finally:
+        q.expected_type = original
