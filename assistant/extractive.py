@@ -88,6 +88,7 @@ class ExtractiveAnswerer:
             self.unsupported_penalty = self.ranker.premise_penalty
         self.reader_shortlist = reader_shortlist
         self.min_reader = self.ranker.min_probability if self.ranker is not None and min_reader is None else min_reader
+        self.min_reader_set = min_reader  # a threshold set by hand replaces the question-level model
         # A fiche line is judged against its whole record (all its fields), a document sentence against its passage.
         self.record_texts: dict[str, str] = {}
         for chunk in index.chunks:
@@ -149,7 +150,19 @@ class ExtractiveAnswerer:
                    "unsupported": 1.0 if premise else 0.0}
         if premise:
             signals["premise"] = premise
-        if best.reader is not None:
+        if best.reader is not None and self.ranker.abstention is not None and self.min_reader_set is None:
+            # the question-level model: does the corpus answer this question at all?
+            from assistant.reader.ranker import question_features
+
+            shortlist = [c for c in candidates if c.reader is not None]
+            alone = premise if len(chosen) == 1 else unsupported_premise(question, [self._evidence(best)])
+            row = question_features(np.array([c.reader for c in shortlist]), [c.features for c in shortlist],
+                                    alone is not None)
+            signals["reader"] = round(best.reader, 4)
+            confidence = round(self.ranker.abstention.probability(row), 4)
+            signals["answerable"] = confidence
+            threshold = self.ranker.abstention.threshold
+        elif best.reader is not None:
             signals["reader"] = round(best.reader, 4)
             confidence = round(best.reader - self.unsupported_penalty * signals["unsupported"], 4)
             threshold = self.min_reader

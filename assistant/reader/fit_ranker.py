@@ -120,16 +120,18 @@ def _best(entry: dict, probabilities: np.ndarray) -> tuple[int | None, int | Non
 
 
 def evaluate(entries: list[dict], probabilities: list[np.ndarray], threshold: float, penalty: float,
-             second_ratio: float) -> dict:
-    """What the policy gives on ``entries``: per source, answerable refused, gold first, gold in ≤ 2, refused."""
+             second_ratio: float, refusals: list[bool] | None = None) -> dict:
+    """What the policy gives on ``entries``: per source, answerable refused, gold first, gold in ≤ 2, refused.
+
+    ``refusals``, when given, decides refusal per question (the question-level model) instead of the threshold."""
     out: dict[str, dict] = {}
-    for entry, p in zip(entries, probabilities):
+    for n, (entry, p) in enumerate(zip(entries, probabilities)):
         s = out.setdefault(entry["source"], {"n": 0, "answerable": 0, "refused_answerable": 0, "first": 0,
                                              "two": 0, "to_refuse": 0, "refused": 0})
         s["n"] += 1
         first, second = _best(entry, p)
         confidence = -1.0 if first is None else p[first] - penalty * entry["premise"][first]
-        refused = bool(confidence < threshold)
+        refused = bool(confidence < threshold) if refusals is None else bool(first is None or refusals[n])
         if entry["answerable"]:
             s["answerable"] += 1
             s["refused_answerable"] += refused
@@ -176,6 +178,7 @@ def fit(data: dict, max_false_abstention: float = 0.05, C: float = 1.0) -> dict:
                                     for s in ("fquad", "dev")])) for ratio in [round(0.05 * i, 2) for i in range(21)]}
     top = max(two_by_ratio.values())
     second_ratio = max(r for r, v in two_by_ratio.items() if v >= top - 0.01)
+    abstention, refusals = fit_abstention(entries, P, max_false_abstention, C)
     return {
         "features": list(FEATURES),
         "model": {"weights": [round(float(w), 6) for w in weights], "bias": round(bias, 6),
@@ -184,7 +187,72 @@ def fit(data: dict, max_false_abstention: float = 0.05, C: float = 1.0) -> dict:
         "fit": {"rows": int(len(labels)), "positives": int(labels.sum()), "C": C,
                 "max_false_abstention": max_false_abstention,
                 "on_fit_sets": evaluate(entries, P, threshold, penalty, second_ratio)},
+        "abstention": abstention,
+        "abstention_fit": {"on_fit_sets": evaluate(entries, P, threshold, penalty, second_ratio, refusals),
+                           "cross_validated": _cross_validated(entries, P, max_false_abstention, C,
+                                                               threshold, penalty, second_ratio)},
     }
+
+
+def _question_rows(entries: list[dict], P: list[np.ndarray]) -> np.ndarray:
+    from assistant.reader.ranker import question_features
+
+    rows = []
+    for entry, p in zip(entries, P):
+        first, _ = _best(entry, p)
+        rows.append(question_features(p, entry["features"], bool(first is not None and entry["premise"][first])))
+    return np.vstack(rows)
+
+
+def fit_abstention(entries: list[dict], P: list[np.ndarray], max_false_abstention: float, C: float = 1.0,
+                   fit_on: list[int] | None = None) -> tuple[dict, list[bool]]:
+    """A logistic model of « the corpus answers this question » over :data:`QUESTION_FEATURES`, fitted on every
+    question (the paragraph-removed and unanswerable ones are its negatives), and the threshold that refuses as many
+    of those as possible while refusing at most ``max_false_abstention`` of the answerable ones in each source.
+    Returns the model as ranker.json stores it and the refusals it gives on ``entries``."""
+    from sklearn.linear_model import LogisticRegression
+
+    from assistant.reader.ranker import QUESTION_FEATURES, Abstention
+
+    X = _question_rows(entries, P)
+    y = np.array([e["answerable"] for e in entries], bool)
+    chosen = np.arange(len(entries)) if fit_on is None else np.asarray(fit_on)
+    mean, scale = X[chosen].mean(0), X[chosen].std(0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=C, max_iter=2000, class_weight="balanced").fit((X[chosen] - mean) / scale, y[chosen])
+    found = Abstention(tuple(model.coef_[0]), float(model.intercept_[0]), tuple(mean), tuple(scale), 0.0)
+    probability = np.array([found.probability(x) for x in X])
+    sources = sorted({entries[i]["source"] for i in chosen})
+    best = (-1.0, 0.0)
+    for t in [round(0.01 * i, 2) for i in range(100)]:
+        refused = probability < t
+        false = [np.mean(refused[[i for i in chosen if entries[i]["source"] == s and y[i]]])
+                 for s in sources if any(entries[i]["source"] == s and y[i] for i in chosen)]
+        if max(false) > max_false_abstention:
+            continue
+        gains = [np.mean(refused[[i for i in chosen if entries[i]["source"] == s and not y[i]]])
+                 for s in sources if any(entries[i]["source"] == s and not y[i] for i in chosen)]
+        if float(np.mean(gains)) > best[0] + 1e-9:
+            best = (float(np.mean(gains)), t)
+    threshold = best[1]
+    stored = {"features": list(QUESTION_FEATURES), "weights": [round(float(w), 6) for w in model.coef_[0]],
+              "bias": round(float(model.intercept_[0]), 6), "mean": [round(float(m), 6) for m in mean],
+              "scale": [round(float(v), 6) for v in scale], "threshold": threshold}
+    return stored, [bool(p < threshold) for p in probability]
+
+
+def _cross_validated(entries, P, max_false_abstention, C, threshold, penalty, second_ratio, folds: int = 5) -> dict:
+    """Both policies on questions their fit did not see: 5 folds by question, each fold's refusals from a model
+    fitted on the other four (the ranker's probabilities are the fitted ones for both)."""
+    order = np.random.default_rng(7).permutation(len(entries))
+    refusals = [False] * len(entries)
+    for k in range(folds):
+        held = set(order[k::folds].tolist())
+        _, decided = fit_abstention(entries, P, max_false_abstention, C, [i for i in range(len(entries)) if i not in held])
+        for i in held:
+            refusals[i] = decided[i]
+    return {"question_model": evaluate(entries, P, threshold, penalty, second_ratio, refusals),
+            "threshold": evaluate(entries, P, threshold, penalty, second_ratio)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,7 @@ class Ranker:
     second_ratio: float = 0.5
     min_probability: float = 0.5
     premise_penalty: float = 0.0
+    abstention: Abstention | None = None  # the question-level model, when fitted: it decides refusal instead
 
     @classmethod
     def load(cls, path: Path = FILE) -> Ranker:
@@ -54,8 +55,9 @@ class Ranker:
             if tuple(data["features"]) != FEATURES:
                 raise RankerError(f"{path} : caractéristiques {data['features']} ≠ {list(FEATURES)}")
             model = data["model"]
+            abstention = Abstention.from_dict(data["abstention"]) if data.get("abstention") else None
             ranker = cls(tuple(model["weights"]), float(model["bias"]), tuple(model["mean"]), tuple(model["scale"]),
-                         **{k: float(v) for k, v in data.get("policy", {}).items()})
+                         **{k: float(v) for k, v in data.get("policy", {}).items()}, abstention=abstention)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RankerError(f"Classement appris illisible ({path} : {exc}) ; "
                               f"python -m assistant.reader.fit_ranker le produit.") from exc
@@ -66,6 +68,50 @@ class Ranker:
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         """For a (candidates × features) matrix, each candidate's probability of holding the answer."""
         z = ((rows - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights) + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+# What a question's shortlist says about whether the corpus answers it at all: how sure the best sentence is, how far
+# ahead of the next, whether it misses a premise, how close the question comes to the corpus (sentence and passage).
+QUESTION_FEATURES = ("best", "second", "gap", "premise", "reader", "cosine", "passage_dense", "coverage", "subject",
+                     "field", "close")
+
+
+def question_features(probabilities: np.ndarray, features: list[dict], premise: bool) -> np.ndarray:
+    """The :data:`QUESTION_FEATURES` of one question, from its shortlist's probabilities (best first or not) and
+    features, and whether the best sentence misses a premise."""
+    if not len(probabilities):
+        return np.zeros(len(QUESTION_FEATURES))
+    order = np.argsort(-np.asarray(probabilities))
+    p = np.asarray(probabilities)[order]
+    top = features[int(order[0])]
+    second = float(p[1]) if len(p) > 1 else 0.0
+    return np.array([float(p[0]), second, float(p[0]) - second, float(premise),
+                     max(float(f.get("reader", 0.0)) for f in features), float(top.get("cosine", 0.0)),
+                     float(top.get("passage_dense", 0.0)), float(top.get("coverage", 0.0)),
+                     float(top.get("subject", 0.0)), float(top.get("field", 0.0)),
+                     float(np.sum(p >= 0.5 * p[0]))])
+
+
+@dataclass(frozen=True)
+class Abstention:
+    """``P(answerable) = σ(w · (x − mean) / scale + b)`` over :data:`QUESTION_FEATURES`; below ``threshold``, refuse."""
+
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    threshold: float
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Abstention:
+        if tuple(data["features"]) != QUESTION_FEATURES:
+            raise RankerError(f"abstention : caractéristiques {data['features']} ≠ {list(QUESTION_FEATURES)}")
+        return cls(tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]), tuple(data["scale"]),
+                   float(data["threshold"]))
+
+    def probability(self, row: np.ndarray) -> float:
+        z = float(((row - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights) + self.bias)
         return 1.0 / (1.0 + np.exp(-z))
 
 
