@@ -13,6 +13,10 @@ eval/dev_qa.jsonl, never on eval/test_qa.jsonl:
    possible while refusing at most ``--max-false-abstention`` of the answerable ones on both sets; the share of the
    best's probability a second sentence needs, as the highest that keeps « gold in ≤ 2 sentences » within 0.01 of
    its best.
+4. **abstention**: a logistic model of « the corpus answers this question » over the shortlist's question-level
+   features (``QUESTION_FEATURES``), fitted on every collected question (removed-paragraph and unanswerable ones
+   are its negatives), its threshold chosen under the same false-abstention limit; cross-validated by question
+   against the single threshold above (``abstention_fit`` in ranker.json).
 
     python -m assistant.reader.fit_ranker [--questions 600] [--removed 200] [--seed 61] [--recollect]
 
