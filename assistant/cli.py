@@ -445,10 +445,11 @@ def eval_command(
 def serve(
     host: Annotated[Optional[str], typer.Option(help="Adresse d'écoute (défaut : ui.host, 127.0.0.1).")] = None,
     port: Annotated[Optional[int], typer.Option(min=1, max=65535, help="Port (défaut : ui.port, 7860).")] = None,
+    api_only: Annotated[bool, typer.Option("--api-only", help="Servir seulement l'API compatible OpenAI (/v1).")] = False,
 ):
-    """Servir le chat web.
+    """Servir le chat web et l'API compatible OpenAI (/v1/models, /v1/chat/completions).
 
-    Exemple : assistant serve --port 7860
+    Exemple : assistant serve --port 7860 ; assistant serve --api-only --port 8000
     """
     import ipaddress
     from importlib.metadata import entry_points
@@ -466,6 +467,20 @@ def serve(
             f"[bold yellow]Attention :[/] le chat sera servi sur {host}, hors de la boucle locale, sans "
             "identification : toute personne qui atteint cette adresse peut l'utiliser. Définissez "
             "ui.username et ui.password (ASSISTANT_UI__PASSWORD) pour exiger une identification.", highlight=False)
+    if api_only:
+        try:
+            import uvicorn
+
+            from ui.api import app as api_app
+            from ui.app import api_allowed
+        except ImportError as exc:
+            fail(f"l'API demande fastapi et uvicorn : pip install -e '.[ui]' ({exc})")
+        if not api_allowed(settings, host):
+            fail(f"sur {host}, hors de la boucle locale, l'API exige des clés : api.keys (ASSISTANT_API__KEYS), "
+                 "ou api.enabled est faux")
+        assistant = build(settings)
+        uvicorn.run(api_app(assistant, settings), host=host, port=port or settings.ui.port, log_level="warning")
+        return
     assistant = build(settings)
     # The web front end registers itself (pyproject: [project.entry-points."assistant.frontends"]):
     # the assistant never imports the ui package.

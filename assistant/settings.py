@@ -129,6 +129,17 @@ class UISettings(Section):
         return self
 
 
+class ApiSettings(Section):
+    """The OpenAI-compatible API (ui/api.py), served with the chat and by ``assistant serve --api-only``."""
+
+    enabled: bool = Field(True, description="Servir /v1/models et /v1/chat/completions avec le chat")
+    keys: list[SecretStr] = Field(default_factory=list, description="Clés acceptées (Authorization: Bearer) ; de "
+                                  "préférence ASSISTANT_API__KEYS='[\"…\"]' ; vide = sans clé (boucle locale seulement)")
+    max_concurrent: int = Field(2, ge=1, le=64, description="Réponses calculées en même temps au plus")
+    max_waiting: int = Field(16, ge=0, le=10_000, description="Requêtes en attente au plus ; au-delà, 429")
+    retry_after_s: int = Field(2, ge=1, le=3600, description="Retry-After des réponses 429")
+
+
 class LimitsSettings(Section):
     """What a client or a corpus file may make the assistant do; past a limit, a clear refusal or a trim
     (docs/security.md lists each one, where it is enforced and how)."""
@@ -165,6 +176,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     ui: UISettings = UISettings()
     limits: LimitsSettings = LimitsSettings()
+    api: ApiSettings = ApiSettings()
 
     @model_validator(mode="before")
     @classmethod

@@ -391,7 +391,27 @@ def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, *, b
         auth_message = (f"Après {settings.limits.login_attempts_per_minute} essais manqués en une minute, "
                         "l'identification est suspendue pour cette adresse pendant une minute.")
     demo.launch(server_name=host, server_port=port, share=False, show_error=False, auth=auth,
-                auth_message=auth_message, css=CSS, prevent_thread_lock=not block, quiet=not block,
+                auth_message=auth_message, css=CSS, prevent_thread_lock=True, quiet=not block,
                 max_file_size=ui.max_upload_bytes, app_kwargs={"middleware": [guard]},
                 allowed_paths=[], blocked_paths=[str(settings.index.dir)])
+    if api_allowed(settings, host, logged_in=auth is not None):
+        from ui.api import router
+
+        demo.app.include_router(router(assistant, settings))  # /v1, on the chat's port, behind the same guard
+    if block:
+        demo.block_thread()
     return demo
+
+
+def api_allowed(settings, host: str, *, logged_in: bool = False) -> bool:
+    """Whether the OpenAI-compatible API may be served: enabled, and with keys unless on loopback with no login
+    (a chat behind a password must not be reachable through a keyless API)."""
+    if not settings.api.enabled:
+        return False
+    if settings.api.keys:
+        return True
+    if not is_loopback(host) or logged_in:
+        log.warning("API /v1 non servie : sur %s%s, elle demande api.keys (ASSISTANT_API__KEYS)", host,
+                    " avec identification au chat" if logged_in else "")
+        return False
+    return True

@@ -23,7 +23,11 @@ def _json_response(status: int, detail: str, headers: dict[str, str] | None = No
     """A small JSON refusal, as an ASGI response callable."""
     from starlette.responses import JSONResponse
 
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    # « detail » for Gradio's clients, « error » in the OpenAI format for the /v1 API's (ui/api.py)
+    kind = "rate_limit_exceeded" if status == 429 else "invalid_request_error"
+    return JSONResponse({"detail": detail, "error": {"message": detail, "type": kind, "param": None,
+                                                     "code": {413: "request_too_large"}.get(status)}},
+                        status_code=status, headers=headers)
 
 
 class RequestGuard:
