@@ -216,3 +216,37 @@ def test_api_only_off_loopback_without_keys_refuses_to_start():
     result = subprocess.run([sys.executable, "-m", "assistant", "serve", "--api-only", "--host", "0.0.0.0",
                              "--port", str(free_port())], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode != 0 and "api.keys" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_index_rebuild_switches_versions_with_no_failed_request(real_index_dir, clean_settings, tmp_path):
+    """A full rebuild (new version, atomic switch) while a client keeps asking: every request is answered."""
+    import shutil
+
+    from openai import OpenAI
+
+    from assistant.app import build, build_index_from_settings
+    from assistant.settings import IndexSettings
+    from ui.api import app
+
+    folder = tmp_path / "index"
+    shutil.copytree(real_index_dir, folder, symlinks=True)
+    settings = clean_settings(index=IndexSettings(dir=folder))
+    assistant = build(settings)
+    before = assistant.index.manifest.version
+    base, server = serve(app(assistant, settings))
+    client = OpenAI(base_url=base, api_key="x", max_retries=0, timeout=120)
+    builder = threading.Thread(target=build_index_from_settings, args=(settings,), kwargs={"full": True})
+    answers = []
+    try:
+        builder.start()
+        while builder.is_alive() or len(answers) < 3:
+            completion = client.chat.completions.create(model="cnrs-ia-extractive", messages=[
+                {"role": "user", "content": "Quel est le budget du PEPR IA ?"}])
+            answers.append(completion.choices[0].message.content)
+        builder.join()
+        answers.append(client.chat.completions.create(model="cnrs-ia-extractive", messages=[
+            {"role": "user", "content": "Quel est le budget du PEPR IA ?"}]).choices[0].message.content)
+    finally:
+        server.should_exit = True
+    assert all("73" in a for a in answers) and len(answers) >= 4
+    assert assistant.index.manifest.version != before  # the last request was served by the new version
