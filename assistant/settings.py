@@ -75,9 +75,9 @@ class AnswerSettings(Section):
                              "assistant/reader)")
     reader_shortlist: int = Field(20, ge=1, le=200, description="Phrases lues par le lecteur entraîné, les "
                                                                 "meilleures selon les scores simples")
-    min_reader: float | None = Field(None, ge=0, le=1, description="Lecteur entraîné : probabilité sous laquelle "
-                                     "l'assistant s'abstient ; vide = celle ajustée avec le classement "
-                                     "(assistant/reader/ranker.json)")
+    min_reader: float | None = Field(None, ge=0, le=1, description="Lecteur entraîné : probabilité de la meilleure "
+                                     "phrase sous laquelle l'assistant s'abstient ; vide = le modèle d'abstention "
+                                     "par question ajusté avec le classement (assistant/reader/ranker.json)")
     max_question_chars: int = Field(2000, ge=10, le=100_000)
 
 
