@@ -138,6 +138,8 @@ class ApiSettings(Section):
     max_concurrent: int = Field(2, ge=1, le=64, description="Réponses calculées en même temps au plus")
     max_waiting: int = Field(16, ge=0, le=10_000, description="Requêtes en attente au plus ; au-delà, 429")
     retry_after_s: int = Field(2, ge=1, le=3600, description="Retry-After des réponses 429")
+    cors_origins: list[str] = Field(default_factory=list, description="Origines web autorisées à appeler l'API "
+                                    "depuis un navigateur (CORS) ; vide = aucun en-tête CORS")
 
 
 class LimitsSettings(Section):

@@ -10,6 +10,7 @@
 - Errors in the protocol's format (``{"error": {"message", "type", "param", "code"}}``), never a traceback.
 - Bearer keys when ``api.keys`` is set; at most ``api.max_concurrent`` answers at once and ``api.max_waiting``
   waiting, past which 429 with ``Retry-After``. Bodies are bounded by the request guard (``limits.request_bytes``).
+  No CORS header unless ``api.cors_origins`` names the calling origin.
 
 Written by hand on FastAPI (Gradio's own server): the protocol is a few JSON shapes, and no library here serves
 it over an arbitrary Python answerer.
@@ -146,8 +147,28 @@ def router(assistant, settings):
     api = settings.api
     keys = [k.get_secret_value() for k in api.keys]
     gate = Gate(api.max_concurrent, api.max_waiting)
+    origins = set(api.cors_origins)
     routes = APIRouter()
     started = int(time.time())
+
+    def cors(request: Request, response):
+        """The CORS headers for a configured origin (none otherwise: browsers then refuse cross-site calls)."""
+        origin = request.headers.get("origin")
+        if origin and (origin in origins or "*" in origins):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+        return response
+
+    @routes.options("/v1/{path:path}")
+    async def preflight(request: Request, path: str):
+        from fastapi.responses import Response
+
+        response = Response(status_code=204 if request.headers.get("origin") in origins or "*" in origins else 403)
+        if response.status_code == 204:
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            response.headers["Access-Control-Max-Age"] = "600"
+        return cors(request, response)
 
     def refused_key(request: Request):
         if not keys:
@@ -161,13 +182,19 @@ def router(assistant, settings):
 
     @routes.get("/v1/models")
     async def models(request: Request):
-        if (refusal := refused_key(request)) is not None:
-            return refusal
-        return {"object": "list", "data": [{"id": name, "object": "model", "created": started, "owned_by": OWNER}
-                                           for name in MODELS]}
+        return cors(request, await _models(request))
 
     @routes.post("/v1/chat/completions")
     async def chat(request: Request):
+        return cors(request, await _chat(request))
+
+    async def _models(request: Request):
+        if (refusal := refused_key(request)) is not None:
+            return refusal
+        return JSONResponse({"object": "list", "data": [{"id": name, "object": "model", "created": started,
+                                                         "owned_by": OWNER} for name in MODELS]})
+
+    async def _chat(request: Request):
         if (refusal := refused_key(request)) is not None:
             return refusal
         try:
@@ -205,7 +232,7 @@ def router(assistant, settings):
         gate.leave()
         result = completion(answer, model, question, history)
         if not stream:
-            return result
+            return JSONResponse(result)
         return StreamingResponse(_events(result), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

@@ -250,3 +250,23 @@ def test_an_index_rebuild_switches_versions_with_no_failed_request(real_index_di
         server.should_exit = True
     assert all("73" in a for a in answers) and len(answers) >= 4
     assert assistant.index.manifest.version != before  # the last request was served by the new version
+
+
+def test_no_cors_unless_the_origin_is_configured(real_assistant):
+    from assistant.settings import ApiSettings
+    from ui.api import app
+
+    allowed = "https://intranet.example.org"
+    settings = real_assistant.settings.model_copy(update={"api": ApiSettings(cors_origins=[allowed])})
+    base, server = serve(app(real_assistant, settings))
+    try:
+        other = httpx.get(f"{base}/models", headers={"Origin": "https://ailleurs.example.com"})
+        assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
+        mine = httpx.get(f"{base}/models", headers={"Origin": allowed})
+        assert mine.headers["access-control-allow-origin"] == allowed
+        preflight = httpx.options(f"{base}/chat/completions", headers={
+            "Origin": allowed, "Access-Control-Request-Method": "POST"})
+        assert preflight.status_code == 204 and "Authorization" in preflight.headers["access-control-allow-headers"]
+        assert httpx.options(f"{base}/chat/completions", headers={"Origin": "https://x.example"}).status_code == 403
+    finally:
+        server.should_exit = True
