@@ -111,6 +111,9 @@ def type_match(kind: str | None, sentence: str) -> float:
     return 1.0 if pattern and pattern.search(sentence) else 0.0
 
 
+# The record fields holding a date (« quand… » asks for any of them).
+_DATE_FIELDS = frozenset({"date", "launch_date", "creation_date", "selection_date", "end_date", "installation_date"})
+
 # Question wording → record fields that answer it (French and English cues, matched on folded text).
 FIELD_CUES = [
     (r"\b(cree|creee|creation|fonde|fondee|fondation|depuis quand|created|founded|since when)\b",
@@ -118,7 +121,7 @@ FIELD_CUES = [
     (r"\b(lance|lancee|lancement|debut|demarre|launched|start)\b", {"launch_date", "creation_date"}),
     (r"\b(combien de|how many|nombre de)\b", {"figures"}),
     (r"\b(quand|when|quelle date|en quelle annee|what year|since when|depuis quand)\b",
-     {"date", "launch_date", "creation_date", "selection_date", "end_date", "installation_date"}),
+     _DATE_FIELDS),
     (r"\b(budget|dote|dotation|montant|finance|financement|combien d.euros|funding|how much)\b",
      {"budget", "funding", "amount"}),
     (r"\b(dirig\w*|directeur|directrice|direction|responsable|tete|leads?|director|head)\b",
@@ -152,7 +155,6 @@ def cued_field_groups(question: str) -> list[set[str]]:
     return groups
 
 
-_DATE_FIELDS = {"date", "launch_date", "creation_date", "selection_date", "end_date", "installation_date"}
 
 
 def cued_fields(question: str) -> set[str]:

@@ -27,7 +27,7 @@ import time
 import uuid
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from assistant.answer import Answer
 from corpus.errors import AssistantError, InvalidQuestion
@@ -161,8 +161,6 @@ def router(assistant, settings):
 
     @routes.options("/v1/{path:path}")
     async def preflight(request: Request, path: str):
-        from fastapi.responses import Response
-
         response = Response(status_code=204 if request.headers.get("origin") in origins or "*" in origins else 403)
         if response.status_code == 204:
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
@@ -221,15 +219,13 @@ def router(assistant, settings):
         try:
             answer = await asyncio.to_thread(_answer, assistant, gate, question, history, MODELS[model])
         except InvalidQuestion as exc:
-            gate.leave()
             return error(400, str(exc), code="invalid_question", param="messages")
         except AssistantError as exc:
-            gate.leave()
             return error(503, f"Assistant indisponible : {exc}", "server_error", "unavailable")
         except Exception:  # noqa: BLE001 - never a traceback to the client
-            gate.leave()
             return error(500, "Erreur interne de l'assistant", "server_error", "internal_error")
-        gate.leave()
+        finally:
+            gate.leave()
         result = completion(answer, model, question, history)
         if not stream:
             return JSONResponse(result)

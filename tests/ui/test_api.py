@@ -4,7 +4,6 @@ and simonw's ``llm`` CLI."""
 import concurrent.futures
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -14,15 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.ui.test_gradio_app import free_port
+
 pytestmark = [pytest.mark.slow, pytest.mark.ui]
 
 KEY = "cle-de-test-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(app):
