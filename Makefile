@@ -30,11 +30,11 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[st,ui,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[st,ui,dev,milvus]"
 	touch $@
 
 $(VENV)/.installed-llm: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet --no-cache-dir -e ".[st,ui,dev,llm]"
+	$(BIN)/python -m pip install --quiet --no-cache-dir -e ".[st,ui,dev,milvus,llm]"
 	touch $@
 
 index: install
@@ -61,7 +61,7 @@ test-fast: install-llm
 # Retrain the reader's adapter (assistant/reader/adapter) from FQuAD's train articles and the curated records:
 # about 40 min on the 2-core machine, never in CI (the adapter is committed). FQuAD: CC BY-NC-SA 3.0.
 train-reader: install
-	$(BIN)/python -m pip install --quiet -e ".[st,ui,dev,train]"
+	$(BIN)/python -m pip install --quiet -e ".[st,ui,dev,milvus,train]"
 	$(BIN)/python -m assistant.reader.train
 	$(BIN)/python -m assistant.reader.model
 

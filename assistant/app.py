@@ -20,7 +20,7 @@ from assistant.retrieval import HybridRetriever
 from assistant.settings import Settings, offline_environment
 from corpus.errors import AssistantError, CorpusError, InvalidQuestion
 from corpus.safeyaml import CorpusLimits
-from index.build import LoadedIndex, current_version, load_index
+from index.build import LoadedIndex, StoreConfig, current_version, load_index
 from index.embedders import make_embedder
 
 MODES = ("extractive", "generative", "auto")
@@ -56,7 +56,8 @@ class Assistant:
             if version == self.index.manifest.version:
                 return False
             try:
-                index = load_index(self.settings.index.dir, embedder_identity=self.retriever.embedder.identity)
+                index = load_index(self.settings.index.dir, embedder_identity=self.retriever.embedder.identity,
+                                   store=store_config(self.settings))
             except AssistantError as exc:
                 log.warning("nouvelle version d'index %s refusée, %s reste en service : %s",
                             version, self.index.manifest.version, exc)
@@ -203,6 +204,15 @@ def settings_embedder(settings: Settings):
     return make_embedder(settings.index.embedder, settings.index.st_model, settings.index.e5_backend)
 
 
+def store_config(settings: Settings) -> StoreConfig:
+    """The store the settings name: FAISS files in the index folder, or a Milvus collection per version."""
+    m = settings.index.milvus
+    if settings.index.store == "faiss":
+        return StoreConfig()
+    return StoreConfig(engine="milvus", uri=m.uri, token=m.token.get_secret_value(), prefix=m.collection,
+                       index_type=m.index_type, nlist=m.nlist, nprobe=m.nprobe)
+
+
 def build(settings: Settings) -> Assistant:
     """Load the index and wire an :class:`Assistant` from ``settings``.
 
@@ -211,7 +221,7 @@ def build(settings: Settings) -> Assistant:
     """
     offline_environment()
     embedder = settings_embedder(settings)
-    index = load_index(settings.index.dir, embedder_identity=embedder.identity)
+    index = load_index(settings.index.dir, embedder_identity=embedder.identity, store=store_config(settings))
     retriever, answerer = _components(settings, index, embedder)
     backend = make_backend(settings)
     generator = None
@@ -272,7 +282,7 @@ def build_index_from_settings(settings: Settings, progress=None, *, full: bool =
         settings.index.dir, documents, embedder, backend=settings.index.embedder,
         chunk_chars=settings.index.chunk_chars, chunk_overlap=settings.index.chunk_overlap,
         problems=problems, progress=progress, full=full,
-        max_texts=None if confirmed else settings.limits.build_texts,
+        max_texts=None if confirmed else settings.limits.build_texts, store=store_config(settings),
     )
     return manifest, problems
 
@@ -290,7 +300,8 @@ def index_status(settings: Settings) -> dict:
     documents, _ = load_corpus_from_settings(settings)
     changes = corpus_changes(manifest, documents)
     return {"path": str(folder), "version": manifest.version, "built_at": manifest.built_at,
-            "embedder": manifest.embedder, "counts": manifest.counts, "problems": manifest.problems,
+            "embedder": manifest.embedder, "store": manifest.store, "counts": manifest.counts,
+            "problems": manifest.problems,
             "damaged_files": damaged_files(folder, manifest),
             "corpus_changed": any(changes.values()), "changes": changes}
 
@@ -311,5 +322,5 @@ def plan_index_build(settings: Settings, *, full: bool = False):
     embedder = settings_embedder(settings)
     prepared = prepare_build(settings.index.dir, documents, embedder_id=embedder.identity,
                              chunk_chars=settings.index.chunk_chars, chunk_overlap=settings.index.chunk_overlap,
-                             full=full)
+                             full=full, store=store_config(settings))
     return prepared.plan, problems

@@ -129,7 +129,8 @@ def index_build(
     c, b = manifest.counts, manifest.build
     if json_out:
         print(json.dumps({"version": manifest.version, "seconds": round(time.perf_counter() - started, 2),
-                          "counts": c, "build": b, "problems": [str(p) for p in problems]}, ensure_ascii=False))
+                          "counts": c, "build": b, "store": manifest.store, "problems": [str(p) for p in problems]},
+                         ensure_ascii=False))
         return
     rate = f", {b['passages_per_second']} textes/s" if b.get("passages_per_second") else ""
     _stderr().print(
@@ -137,7 +138,7 @@ def index_build(
         f"({'complet' if b['full'] else 'incrémental'} : {b['reason']}) : {c['documents']} document(s), "
         f"{c['records']} fiche(s), {c['chunks']} passages, {c['sentences']} phrases ; "
         f"{b['embedded']} texte(s) vectorisé(s){rate}, {b['reused']} réutilisé(s) "
-        f"({manifest.embedder['id']}) → {settings.index.dir}",
+        f"({manifest.embedder['id']}) → {settings.index.dir} ; stockage : {_describe_store(manifest.store)}",
         highlight=False,
     )
 
@@ -168,13 +169,13 @@ def index_status(
     Exemple : assistant index status --json
     """
     from assistant.app import index_status as read_status
-    from assistant.app import settings_embedder
+    from assistant.app import settings_embedder, store_config
     from index.build import load_index
 
     settings = load_settings()
     status = read_status(settings)
-    if check and not status["damaged_files"]:  # refuses an index built with another embedder or analyser
-        load_index(settings.index.dir, settings_embedder(settings).identity)
+    if check and not status["damaged_files"]:  # refuses an index built with another embedder, analyser or store
+        load_index(settings.index.dir, settings_embedder(settings).identity, store=store_config(settings))
     if json_out:
         print(json.dumps(status, ensure_ascii=False))
     else:
@@ -193,8 +194,15 @@ def _print_status(status: dict) -> None:
     changed = describe_changes(changes)
     print(f"Version   : {status['version']} ({status['built_at']})\nDossier   : {status['path']}\n"
           f"Embedder  : {status['embedder']['id']} ({status['embedder']['dimension']} dim.)\n"
+          f"Stockage  : {_describe_store(status['store'])}\n"
           f"Contenu   : " + ", ".join(f"{k} {v}" for k, v in manifest_counts.items()) + "\n"
           "Corpus    : " + (f"modifié depuis ({changed}) — assistant index build" if changed else "inchangé"))
+
+
+def _describe_store(store: dict) -> str:
+    if store.get("engine") != "milvus":
+        return "FAISS + BM25 (fichiers de l'index)"
+    return f"Milvus {store.get('uri')}, collection {store.get('collection')} ({store.get('index_type')})"
 
 
 def _preload_question_encoder(settings) -> None:

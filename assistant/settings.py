@@ -33,8 +33,25 @@ class CorpusSettings(Section):
     programme_dir: Path = corpus.PROGRAMME_DIR
 
 
+class MilvusSettings(Section):
+    uri: str = Field(str(PROJECT_ROOT / "var" / "milvus" / "index.db"),
+                     description="Fichier local (Milvus Lite, un seul processus) ou URL d'un serveur Milvus "
+                                 "(http://hôte:19530)")
+    token: SecretStr = Field(SecretStr(""), description="Jeton du serveur Milvus (« utilisateur:mot de passe »)")
+    collection: str = Field("cnrs_ia", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$",
+                            description="Alias des collections de l'index, et préfixe de leurs noms")
+    index_type: Literal["FLAT", "IVF_FLAT", "AUTOINDEX", "HNSW"] = Field(
+        "FLAT", description="Index des vecteurs : FLAT exact ; IVF_FLAT, AUTOINDEX, HNSW approchés "
+                            "(HNSW : serveur seulement, Milvus Lite le refuse)")
+    nlist: int = Field(1024, ge=1, le=65_536, description="Listes d'IVF_FLAT (bornées à passages / 39)")
+    nprobe: int = Field(32, ge=1, le=65_536, description="Listes d'IVF_FLAT parcourues par requête")
+
+
 class IndexSettings(Section):
     dir: Path = PROJECT_ROOT / "var" / "index"
+    store: Literal["faiss", "milvus"] = Field(
+        "faiss", description="Où vivent les vecteurs et BM25 : faiss (fichiers de l'index, embarqué) ou milvus")
+    milvus: MilvusSettings = MilvusSettings()
     embedder: Literal["e5", "sentence-transformers"] = "e5"
     e5_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
         "onnx-int8", description="Moteur du modèle e5 : ONNX Runtime int8 (le plus rapide), ONNX fp32 ou torch fp32")

@@ -21,6 +21,7 @@ from corpus.errors import AssistantError, CorpusError, IndexCorrupted, IndexMism
 from index.chunking import Chunk, chunk_document, chunker_fingerprint
 from index.manifest import FORMAT, Manifest, sha256_file, write_json
 from index.stores import DenseStore, LexicalStore
+from index import milvus_store
 
 CURRENT = "CURRENT"
 VERSIONS = "versions"
@@ -30,15 +31,39 @@ BM25_PARAMS = {"k1": 1.2, "b": 0.75, "analyzer": "fr-snowball-accented-and-folde
 Progress = Callable[[str, int, int], None]
 
 
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where a version's dense vectors and BM25 live: ``faiss`` (files of the version folder, the default) or
+    ``milvus`` (a collection per version in Milvus at ``uri``: a local file for Milvus Lite, or a server URL)."""
+
+    engine: str = "faiss"
+    uri: str = ""
+    token: str = ""
+    prefix: str = "cnrs_ia"
+    index_type: str = "FLAT"
+    nlist: int = 1024
+    nprobe: int = 32
+
+    def describe(self) -> dict:
+        """What the manifest records (never the token)."""
+        if self.engine == "faiss":
+            return {"engine": "faiss"}
+        return {"engine": "milvus", "uri": self.uri, "alias": self.prefix, "index_type": self.index_type}
+
+
+FAISS = StoreConfig()
+
+
 @dataclass
 class LoadedIndex:
-    """An index version in memory, ready to query."""
+    """An index version in memory, ready to query: the passages, and the two searches of its store
+    (``dense.search(vector, k)`` and ``lexical.search(text, k)``, each giving ``(row, score)`` best first)."""
 
     path: Path
     manifest: Manifest
     chunks: list[Chunk]
-    dense: DenseStore
-    lexical: LexicalStore
+    dense: DenseStore | milvus_store.MilvusDense
+    lexical: LexicalStore | milvus_store.MilvusLexical
     sentence_vectors: np.ndarray
 
 
@@ -118,11 +143,15 @@ def _settings_mismatch(manifest: Manifest, embedder_id: str, chunk_chars: int, c
     return None
 
 
-def _vector_cache(index_dir: Path, embedder_id: str, chunk_chars: int, chunk_overlap: int,
+def _vector_cache(index_dir: Path, embedder_id: str, chunk_chars: int, chunk_overlap: int, store: StoreConfig,
                   ) -> tuple[dict[str, np.ndarray], Manifest | None, str | None]:
-    """Vectors of the current version by embedded text, or why they cannot be reused."""
+    """Vectors of the current version by embedded text, or why they cannot be reused.
+
+    The vectors are read from whichever engine holds them, so changing ``index.store`` re-embeds nothing."""
+    current = _current_manifest(index_dir)
+    same_engine = current is not None and current.store.get("engine", "faiss") == store.engine
     try:
-        old = load_index(index_dir)
+        old = load_index(index_dir, store=store if same_engine else None)
     except IndexNotBuilt:
         return {}, None, "pas encore d'index"
     except AssistantError as exc:
@@ -131,7 +160,7 @@ def _vector_cache(index_dir: Path, embedder_id: str, chunk_chars: int, chunk_ove
     if reason:
         return {}, old.manifest, reason
     cache = {}
-    chunk_vectors = old.dense.faiss_index.reconstruct_n(0, len(old.chunks))
+    chunk_vectors = old.dense.vectors()
     for chunk, vector in zip(old.chunks, chunk_vectors):
         cache[_text_key(chunk.embedding_text())] = vector
         for (a, b), row in zip(chunk.sentences, chunk.sentence_rows):
@@ -140,7 +169,8 @@ def _vector_cache(index_dir: Path, embedder_id: str, chunk_chars: int, chunk_ove
 
 
 def prepare_build(index_dir: Path, documents: list[Document], *, embedder_id: str, chunk_chars: int = 700,
-                  chunk_overlap: int = 1, full: bool = False, progress: Progress | None = None) -> _Prepared:
+                  chunk_overlap: int = 1, full: bool = False, progress: Progress | None = None,
+                  store: StoreConfig = FAISS) -> _Prepared:
     """Chunk the corpus and find which texts already have a vector in the current version."""
     progress = progress or (lambda *_: None)
     chunks: list[Chunk] = []
@@ -164,7 +194,7 @@ def prepare_build(index_dir: Path, documents: list[Document], *, embedder_id: st
     if full:
         cache, manifest, reason = {}, _current_manifest(index_dir), "reconstruction complète demandée (--full)"
     else:
-        cache, manifest, reason = _vector_cache(index_dir, embedder_id, chunk_chars, chunk_overlap)
+        cache, manifest, reason = _vector_cache(index_dir, embedder_id, chunk_chars, chunk_overlap, store)
     changes = corpus_changes(manifest, documents) if manifest else {
         "added": sorted(d.doc_id for d in documents), "changed": [], "removed": []}
     keys = [_text_key(t) for t in texts]
@@ -196,6 +226,7 @@ def build_index(
     progress: Progress | None = None,
     full: bool = False,
     max_texts: int | None = None,
+    store: StoreConfig = FAISS,
 ) -> Manifest:
     """Index ``documents`` into a new version, embedding only texts the current version lacks, then make it current.
 
@@ -214,6 +245,8 @@ def build_index(
         full: Re-embed everything, even texts the current version holds.
         max_texts: Refuse (``BuildTooLarge``, nothing written) when more texts than this need a vector; None
             means no limit (the user confirmed).
+        store: Where the dense vectors and BM25 go. With Milvus, the version's collection is written and
+            loaded before ``CURRENT`` moves, then the alias follows; the previous collection is kept.
 
     Returns:
         The manifest of the new current version; ``manifest.build`` tells what was reused.
@@ -222,7 +255,7 @@ def build_index(
     started = time.perf_counter()
     with build_lock(index_dir):
         prepared = prepare_build(index_dir, documents, embedder_id=embedder.identity, chunk_chars=chunk_chars,
-                                 chunk_overlap=chunk_overlap, full=full, progress=progress)
+                                 chunk_overlap=chunk_overlap, full=full, progress=progress, store=store)
         chunks, sentence_texts, texts = prepared.chunks, prepared.sentence_texts, prepared.texts
         keys, cache = prepared.keys, prepared.cache
         missing = list(dict.fromkeys(k for k in keys if k not in cache))
@@ -239,15 +272,25 @@ def build_index(
         cache.update(zip(missing, fresh))
         vectors = np.stack([cache[k] for k in keys]).astype(np.float32)
         chunk_vectors, sentence_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
-        dense = DenseStore.from_vectors(chunk_vectors)
-        lexical = LexicalStore.from_texts([c.embedding_text() for c in chunks], BM25_PARAMS["k1"], BM25_PARAMS["b"])
+        chunk_texts = [c.embedding_text() for c in chunks]
 
         version = dt.datetime.now(dt.timezone.utc).strftime("v%Y%m%dT%H%M%S%fZ")
         versions = index_dir / VERSIONS
         staging = versions / f".{version}.partial"
+        store_record = store.describe()
+        milvus = milvus_store.client(store.uri, store.token) if store.engine == "milvus" else None
         staging.mkdir(parents=True)
-        dense.save(staging)
-        lexical.save(staging)
+        if milvus is not None:
+            collection = milvus_store.collection_name(store.prefix, version)
+            progress("écriture dans Milvus", 0, 1)
+            milvus_store.write_collection(milvus, collection, chunk_texts, chunk_vectors,
+                                          local=milvus_store.is_local(store.uri), index_type=store.index_type,
+                                          nlist=store.nlist)
+            milvus_store.TermStatistics.from_texts(chunk_texts).save(staging)
+            store_record["collection"] = collection
+        else:
+            DenseStore.from_vectors(chunk_vectors).save(staging)
+            LexicalStore.from_texts(chunk_texts, BM25_PARAMS["k1"], BM25_PARAMS["b"]).save(staging)
         np.save(staging / SENTENCES_FILE, sentence_vectors, allow_pickle=False)
         with (staging / CHUNKS_FILE).open("w", encoding="utf-8") as handle:
             for chunk in chunks:
@@ -260,7 +303,7 @@ def build_index(
             version=version,
             built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             build_seconds=0.0,
-            embedder={"backend": backend, "id": embedder.identity, "dimension": int(dense.dimension)},
+            embedder={"backend": backend, "id": embedder.identity, "dimension": int(chunk_vectors.shape[1])},
             chunker={"max_chars": chunk_chars, "overlap": chunk_overlap,
                      "fingerprint": chunker_fingerprint(chunk_chars, chunk_overlap)},
             bm25=dict(BM25_PARAMS),
@@ -275,6 +318,7 @@ def build_index(
                    "removed": len(plan.removed), "embedded": len(missing), "reused": len(set(keys)) - len(missing),
                    "embed_seconds": round(embed_seconds, 3),
                    "passages_per_second": round(len(missing) / embed_seconds, 2) if missing and embed_seconds else None},
+            store=store_record,
         )
         manifest.build_seconds = round(time.perf_counter() - started, 3)
         manifest.save(staging)
@@ -282,9 +326,16 @@ def build_index(
         final = versions / version
         os.replace(staging, final)
         _fsync_dir(versions)
+        previous = _current_manifest(index_dir)
         write_json(index_dir / CURRENT, {"version": version})
         _fsync_dir(index_dir)
         _cleanup(versions, keep=version)
+        if milvus is not None:
+            # after CURRENT, so that the alias never names a collection whose version is not yet current
+            manifest.store["alias_moved"] = milvus_store.move_alias(milvus, store.prefix, collection)
+            keep = {collection, *([previous.store["collection"]] if previous and "collection" in previous.store
+                                  else [])}
+            milvus_store.drop_older(milvus, store.prefix, keep)
         return manifest
 
 
@@ -394,15 +445,26 @@ def damaged_files(folder: Path, manifest: Manifest) -> list[str]:
             if not (folder / name).is_file() or sha256_file(folder / name) != digest]
 
 
-def load_index(index_dir: Path, embedder_identity: str | None = None, verify: bool = True) -> LoadedIndex:
-    """Load the current index version, checking its files and that it matches the embedder.
+def load_index(index_dir: Path, embedder_identity: str | None = None, verify: bool = True,
+               store: StoreConfig | None = None) -> LoadedIndex:
+    """Load the current index version, checking its files and that it matches the embedder and the store.
+
+    ``store`` is the engine the settings ask for (its Milvus uri replaces the one the build recorded, so a
+    replica can reach the same cluster by another address); None takes the engine the version was built for.
 
     Raises:
         IndexNotBuilt, IndexCorrupted, IndexMismatch: with a message telling how to rebuild.
+        BackendUnavailable: Milvus cannot be reached.
     """
     folder = current_version(index_dir)
     rebuild = "Reconstruisez l'index : assistant index build"
     manifest = read_manifest(folder)
+    engine = manifest.store.get("engine", "faiss")
+    if engine not in ("faiss", "milvus"):
+        raise IndexCorrupted(f"Moteur d'index inconnu « {engine} » dans {folder}. {rebuild}")
+    if store is not None and store.engine != engine:
+        raise IndexMismatch(f"L'index actuel est rangé dans {engine} mais le réglage index.store demande "
+                            f"{store.engine}. {rebuild} (les vecteurs déjà calculés sont repris).")
     if embedder_identity and manifest.embedder.get("id") != embedder_identity:
         raise IndexMismatch(
             f"L'index a été construit avec {manifest.embedder.get('id')!r} mais l'embedder configuré est "
@@ -418,11 +480,21 @@ def load_index(index_dir: Path, embedder_identity: str | None = None, verify: bo
     try:
         with (folder / CHUNKS_FILE).open(encoding="utf-8") as handle:
             chunks = [Chunk.from_json(json.loads(line)) for line in handle]
-        dense = DenseStore.load(folder)
-        lexical = LexicalStore.load(folder)
+        if engine == "faiss":
+            dense, lexical = DenseStore.load(folder), LexicalStore.load(folder)
+        else:
+            terms = milvus_store.TermStatistics.load(folder)
         sentence_vectors = np.load(folder / SENTENCES_FILE, allow_pickle=False)
     except Exception as exc:  # any unreadable file means the same thing to the user
         raise IndexCorrupted(f"Index illisible dans {folder} ({exc}). {rebuild}") from exc
+    if engine == "milvus":
+        uri = store.uri if store is not None else manifest.store["uri"]
+        milvus = milvus_store.client(uri, store.token if store is not None else "")
+        name = manifest.store["collection"]
+        milvus_store.open_collection(milvus, name, len(chunks), uri)
+        dense = milvus_store.MilvusDense(milvus, name, len(chunks), int(manifest.embedder["dimension"]),
+                                         nprobe=store.nprobe if store is not None else 32)
+        lexical = milvus_store.MilvusLexical(milvus, name, terms)
     if len(dense) != len(chunks) or len(lexical) != len(chunks):
         raise IndexCorrupted(f"Index incohérent dans {folder} (nombres de passages différents). {rebuild}")
     return LoadedIndex(folder, manifest, chunks, dense, lexical, sentence_vectors)

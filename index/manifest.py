@@ -19,6 +19,7 @@ class Manifest:
         embedder: ``{"backend", "id", "dimension"}``.
         chunker: ``{"max_chars", "overlap", "fingerprint"}``.
         bm25: BM25 parameters and analyser.
+        store: ``{"engine": "faiss"}``, or ``{"engine": "milvus", "uri", "alias", "collection", "index_type"}``.
         documents: ``doc_id -> {"hash", "title", "kind", "chunks"}``.
         files: ``file name -> sha256`` of every file of the version.
     """
@@ -35,6 +36,7 @@ class Manifest:
     problems: list[str] = field(default_factory=list)
     format: int = FORMAT
     build: dict = field(default_factory=dict)  # full or incremental, why, texts embedded and reused
+    store: dict = field(default_factory=lambda: {"engine": "faiss"})  # engine, and for Milvus its uri and collection
 
     FILE = "manifest.json"
 

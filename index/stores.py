@@ -9,6 +9,7 @@ import numpy as np
 
 from index.text import analyze
 
+
 class DenseStore:
     """Exact inner-product search over L2-normalised vectors (cosine similarity)."""
 
@@ -40,6 +41,10 @@ class DenseStore:
             return []
         scores, ids = self.faiss_index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def vectors(self) -> np.ndarray:
+        """Every passage's vector, by row: what an incremental build reuses."""
+        return self.faiss_index.reconstruct_n(0, len(self))
 
     def save(self, folder: Path) -> None:
         import faiss

@@ -1,0 +1,312 @@
+"""Milvus as the index's store (``index.store = "milvus"``): dense vectors and BM25 in one collection per version.
+
+Each build writes a new collection ``<prefix>_<version>`` holding, per passage, its row number, its embedded text
+(analysed by Milvus with the French analyzer below, for BM25) and its dense vector, then moves the alias
+``<prefix>`` to it. The version folder (manifest, passages, sentence vectors) names its collection, so a reader
+that follows ``CURRENT`` always queries the collection of the version it loaded, never a half-written one.
+
+Written on pymilvus rather than llama-index's ``MilvusVectorStore``: the hybrid retriever fuses the dense and
+BM25 rankings itself (its weights and RRF beat a fused score on this corpus) and its answerer reads each engine's
+rank and score, which the vector store's hybrid query folds into one similarity; the store also has no notion of
+one collection per version behind an alias. ``index/build.py`` keeps the versioning; this module only talks to Milvus.
+
+``uri`` is a local file (Milvus Lite: the real engine, embedded, one process at a time) or ``http://host:19530``
+(a Milvus standalone or distributed cluster). Milvus Lite 2.5.1 does not implement aliases (its gRPC answers
+UNIMPLEMENTED): there the version folder's pointer is the only switch, and the manifest says the alias was not moved.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from corpus.errors import BackendUnavailable, IndexCorrupted
+from index.text import STOP_WORDS, analyze, fold
+
+log = logging.getLogger(__name__)
+
+# Milvus folds accents before the stop filter, so the stop words are given folded; hyphenated entries
+# (« est-ce ») are split by the tokenizer and their parts are already in the list. The built-in « _french_ »
+# list is not recognised by Milvus 2.5's stop filter.
+STOP_LIST = sorted({fold(w) for w in STOP_WORDS if "-" not in w})
+ANALYZER = {"tokenizer": "standard",
+            "filter": ["lowercase", "asciifolding", {"type": "stop", "stop_words": STOP_LIST},
+                       {"type": "stemmer", "language": "french"}]}
+INDEX_TYPES = ("FLAT", "IVF_FLAT", "AUTOINDEX", "HNSW")
+TEXT_CHARS = 16_000  # Milvus VARCHAR fields are bounded in bytes (65 535); a passage is far shorter
+INSERT_BATCH = 1000
+CONNECT_SECONDS = 10  # a server that does not answer in 10 s is reported, not waited for
+
+_clients: dict[str, object] = {}
+_clients_lock = threading.Lock()
+
+
+def is_local(uri: str) -> bool:
+    """A file path means Milvus Lite; a URL means a Milvus server."""
+    return "://" not in uri
+
+
+def client(uri: str, token: str = ""):
+    """One MilvusClient per uri for the whole process.
+
+    Milvus Lite serves a file to one process only, and two clients of one file inside a process share a
+    connection (closing either closes both), so clients are opened once and never closed here.
+
+    Raises:
+        BackendUnavailable: pymilvus/milvus-lite missing, the file opened by another process, the server unreachable.
+    """
+    with _clients_lock:
+        if uri in _clients:
+            return _clients[uri]
+        try:
+            with warnings.catch_warnings():  # milvus-lite 2.5 imports pkg_resources, which warns of its end
+                warnings.simplefilter("ignore", UserWarning)
+                from pymilvus import MilvusClient
+                import milvus_lite  # noqa: F401  (imported here, under the filter, rather than by the connection)
+        except ImportError as exc:
+            raise BackendUnavailable(
+                "Le moteur Milvus demande pymilvus et milvus-lite : pip install -e '.[milvus]'") from exc
+        if is_local(uri):
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            made = MilvusClient(uri=uri, token=token or "", timeout=CONNECT_SECONDS)
+        except Exception as exc:  # pymilvus raises its own exception classes, and grpc's
+            if is_local(uri):
+                raise BackendUnavailable(
+                    f"Milvus Lite ne peut pas ouvrir {uri} ({_reason(exc)}). Milvus Lite sert un fichier à un seul "
+                    "processus à la fois : si le chat tourne, reconstruisez l'index depuis son onglet « Index », ou "
+                    "arrêtez-le ; pour plusieurs processus ou machines, utilisez un serveur Milvus "
+                    "(index.milvus.uri = http://hôte:19530).") from exc
+            raise BackendUnavailable(f"Serveur Milvus injoignable à {uri} ({_reason(exc)}).") from exc
+        _clients[uri] = made
+        return made
+
+
+def release(uri: str) -> None:
+    """Close this process's client of ``uri`` (Milvus Lite then stops serving its file)."""
+    with _clients_lock:
+        made = _clients.pop(uri, None)
+    if made is not None:
+        made.close()
+
+
+def _reason(exc: Exception) -> str:
+    return str(getattr(exc, "message", None) or exc).strip().splitlines()[0][:200]
+
+
+def collection_name(prefix: str, version: str) -> str:
+    return f"{prefix}_{version}"
+
+
+def write_collection(milvus, name: str, texts: list[str], vectors: np.ndarray, *, local: bool,
+                     index_type: str = "FLAT", nlist: int = 1024, hnsw_m: int = 16) -> None:
+    """Create collection ``name`` with one row per passage (row number, text for BM25, dense vector) and load it.
+
+    Raises:
+        BackendUnavailable: the engine refused (HNSW on Milvus Lite, a server error).
+    """
+    from pymilvus import DataType, Function, FunctionType
+
+    if index_type == "HNSW" and local:
+        raise BackendUnavailable("Milvus Lite n'accepte pas l'index HNSW : choisissez FLAT, IVF_FLAT ou AUTOINDEX "
+                                 "(index.milvus.index_type), ou un serveur Milvus.")
+    schema = milvus.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("row", DataType.INT64, is_primary=True)
+    schema.add_field("text", DataType.VARCHAR, max_length=65_535, enable_analyzer=True, analyzer_params=ANALYZER)
+    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=int(vectors.shape[1]))
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
+                                 output_field_names=["sparse"]))
+    params = milvus.prepare_index_params()
+    dense_params = {"IVF_FLAT": {"nlist": int(min(nlist, max(1, len(texts) // 39)))},
+                    "HNSW": {"M": hnsw_m, "efConstruction": 200}}.get(index_type, {})
+    params.add_index("dense", index_type=index_type, metric_type="IP", params=dense_params)
+    params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    try:
+        if milvus.has_collection(name):
+            milvus.drop_collection(name)
+        milvus.create_collection(name, schema=schema, index_params=params, consistency_level="Strong")
+        for start in range(0, len(texts), INSERT_BATCH):
+            milvus.insert(name, [{"row": start + i, "text": text[:TEXT_CHARS] or "∅",
+                                  "dense": vectors[start + i].tolist()}
+                                 for i, text in enumerate(texts[start:start + INSERT_BATCH])])
+        milvus.flush(name)
+        milvus.load_collection(name)
+    except Exception as exc:
+        if _is_backend_error(exc):
+            raise BackendUnavailable(f"Milvus a refusé la collection {name} : {_reason(exc)}") from exc
+        raise
+
+
+def _is_backend_error(exc: Exception) -> bool:
+    return type(exc).__module__.split(".")[0] in ("pymilvus", "grpc")
+
+
+@contextmanager
+def _quiet():
+    """pymilvus logs every refused call at ERROR and its iterator's fallbacks at WARNING: an expected refusal
+    (no aliases in Milvus Lite) is not news."""
+    logger = logging.getLogger("pymilvus")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@_quiet()
+def move_alias(milvus, alias: str, name: str) -> bool:
+    """Point ``alias`` at collection ``name``; False where the engine has no aliases (Milvus Lite)."""
+    try:
+        if alias in milvus.list_aliases(collection_name=name).get("aliases", []):
+            return True
+        try:
+            milvus.alter_alias(collection_name=name, alias=alias)
+        except Exception:
+            milvus.create_alias(collection_name=name, alias=alias)
+        return True
+    except Exception as exc:
+        if "UNIMPLEMENTED" in str(exc):
+            return False
+        if _is_backend_error(exc):
+            raise BackendUnavailable(f"Milvus n'a pas déplacé l'alias {alias} vers {name} : {_reason(exc)}") from exc
+        raise
+
+
+def drop_older(milvus, prefix: str, keep: set[str]) -> list[str]:
+    """Drop this index's collections other than ``keep`` (the new one and the previous): what was dropped."""
+    dropped = []
+    for name in milvus.list_collections():
+        if name.startswith(f"{prefix}_v") and name not in keep:
+            milvus.drop_collection(name)
+            dropped.append(name)
+    return dropped
+
+
+def open_collection(milvus, name: str, rows: int, uri: str) -> None:
+    """Check that collection ``name`` exists, holds ``rows`` passages and is loaded.
+
+    Raises:
+        IndexCorrupted: the collection is missing or does not hold the version's passages.
+    """
+    rebuild = "Reconstruisez l'index : assistant index build"
+    try:
+        if not milvus.has_collection(name):
+            raise IndexCorrupted(f"La collection Milvus {name} est absente de {uri}. {rebuild}")
+        milvus.load_collection(name)
+        count = milvus.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"]
+    except IndexCorrupted:
+        raise
+    except Exception as exc:
+        if _is_backend_error(exc):
+            raise IndexCorrupted(f"La collection Milvus {name} est illisible ({_reason(exc)}). {rebuild}") from exc
+        raise
+    if count != rows:
+        raise IndexCorrupted(f"La collection Milvus {name} contient {count} passages au lieu de {rows}. {rebuild}")
+
+
+class MilvusDense:
+    """Inner-product search on the collection's dense vectors (cosine, the vectors being normalised)."""
+
+    def __init__(self, milvus, name: str, rows: int, dimension: int, nprobe: int = 32, ef: int = 64):
+        self.milvus, self.name, self.rows, self.dimension = milvus, name, rows, dimension
+        self.search_params = {"metric_type": "IP", "params": {"nprobe": nprobe, "ef": ef}}
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        k = min(k, self.rows)
+        if k <= 0:
+            return []
+        found = self.milvus.search(self.name, data=[np.asarray(query, dtype=np.float32).ravel().tolist()],
+                                   anns_field="dense", limit=k, search_params=self.search_params)
+        return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
+
+    def vectors(self) -> np.ndarray:
+        """Every passage's vector, by row: what an incremental build reuses."""
+        out = np.zeros((self.rows, self.dimension), dtype=np.float32)
+        with _quiet():
+            iterator = self.milvus.query_iterator(self.name, batch_size=4096, filter="row >= 0",
+                                                  output_fields=["row", "dense"])
+        try:
+            while batch := iterator.next():
+                for row in batch:
+                    out[int(row["row"])] = row["dense"]
+        finally:
+            iterator.close()
+        return out
+
+
+class MilvusLexical:
+    """BM25 computed by Milvus over the French-analysed text; the answerer's term statistics from ``terms``.
+
+    The answerer weighs question words by their rarity in the corpus (``idf``) with the project's own analysis,
+    so the build stores those document frequencies beside the passages (:class:`TermStatistics`).
+    """
+
+    def __init__(self, milvus, name: str, terms: "TermStatistics"):
+        self.milvus, self.name, self.terms = milvus, name, terms
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        if k <= 0 or not analyze(query):  # nothing but stop words: Milvus would find nothing either
+            return []
+        found = self.milvus.search(self.name, data=[query[:TEXT_CHARS]], anns_field="sparse", limit=k,
+                                   search_params={"metric_type": "BM25"})
+        return [(int(hit["id"]), float(hit["distance"])) for hit in found[0] if hit["distance"] > 0]
+
+    def idf(self, token: str) -> float:
+        return self.terms.idf(token)
+
+    def idf_unknown(self) -> float:
+        return self.terms.idf_unknown()
+
+
+class TermStatistics:
+    """Document frequencies of the project's analysed terms (:func:`index.text.analyze`) over the passages."""
+
+    FILE = "terms.json"
+
+    def __init__(self, documents: int, frequencies: dict[str, int]):
+        self.documents, self.frequencies = documents, frequencies
+
+    @classmethod
+    def from_texts(cls, texts: list[str]) -> "TermStatistics":
+        frequencies: dict[str, int] = {}
+        for text in texts:
+            for term in set(analyze(text)):
+                frequencies[term] = frequencies.get(term, 0) + 1
+        return cls(len(texts), frequencies)
+
+    def __len__(self) -> int:
+        return self.documents
+
+    def idf(self, token: str) -> float:
+        """The same formula as bm25s's (``log(1 + (N - df + 0.5) / (df + 0.5))``), 0 for an unknown term."""
+        df = self.frequencies.get(token, 0)
+        return float(np.log(1 + (self.documents - df + 0.5) / (df + 0.5))) if df else 0.0
+
+    def idf_unknown(self) -> float:
+        return float(np.log(1 + (self.documents + 0.5) / 0.5))
+
+    def save(self, folder: Path) -> None:
+        import json
+
+        (folder / self.FILE).write_text(json.dumps({"documents": self.documents, "frequencies": self.frequencies},
+                                                   ensure_ascii=False, sort_keys=True), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> "TermStatistics":
+        import json
+
+        data = json.loads((folder / cls.FILE).read_text(encoding="utf-8"))
+        return cls(int(data["documents"]), {str(k): int(v) for k, v in data["frequencies"].items()})
