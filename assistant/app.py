@@ -108,7 +108,7 @@ class Assistant:
         reading.query = query
         vector = retriever.query_vector(query) if retriever.mode != "bm25" else None
         top_k = min(max(int(top_k), 1), 50) if top_k else self.settings.retrieval.top_k
-        hits = retriever.retrieve(query, top_k + self.settings.retrieval.corroboration_pool, query_vector=vector)
+        hits = retriever.search(query, top_k + self.settings.retrieval.corroboration_pool, query_vector=vector)
         retrieved = time.perf_counter()
         answer = answerer.answer(reading, query, hits[:top_k], vector, extra_hits=hits[top_k:])
         extracted = time.perf_counter()
@@ -207,8 +207,9 @@ def settings_embedder(settings: Settings):
 def store_config(settings: Settings) -> StoreConfig:
     """The store the settings name: FAISS files in the index folder, or a Milvus collection per version."""
     m = settings.index.milvus
-    if settings.index.store == "faiss":
-        return StoreConfig()
+    i = settings.index
+    if i.store == "faiss":
+        return StoreConfig(faiss_index=i.faiss_index, nprobe=i.faiss_nprobe, ef=i.faiss_ef)
     return StoreConfig(engine="milvus", uri=m.uri, token=m.token.get_secret_value(), prefix=m.collection,
                        index_type=m.index_type, nlist=m.nlist, nprobe=m.nprobe)
 
@@ -235,7 +236,8 @@ def build(settings: Settings) -> Assistant:
 def _components(settings: Settings, index: LoadedIndex, embedder) -> tuple[HybridRetriever, ExtractiveAnswerer]:
     r = settings.retrieval
     retriever = HybridRetriever(index, embedder, mode=r.mode, candidates=r.candidates, rrf_k=r.rrf_k,
-                                dense_weight=r.dense_weight, bm25_weight=r.bm25_weight, embed_chars=r.query_embed_chars)
+                                dense_weight=r.dense_weight, bm25_weight=r.bm25_weight, embed_chars=r.query_embed_chars,
+                                top_k=r.top_k)
     a = settings.answer
     answerer = ExtractiveAnswerer(index, settings.index.embedder, max_sentences=a.max_sentences,
                                   min_confidence=a.min_confidence, dense_weight=a.dense_weight,

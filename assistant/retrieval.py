@@ -1,10 +1,18 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank fusion."""
+"""Hybrid retrieval: dense and lexical (BM25) rankings fused by reciprocal rank fusion, as a llama-index retriever.
+
+The fusion is the project's own (weights, RRF constant, French analysis), kept rather than llama-index's
+``QueryFusionRetriever``: on this corpus it ranks better (docs/quality.md) and the answerer reads each engine's
+rank and score, which a fused similarity loses. Both engines of ``index.store`` (FAISS + bm25s files, or Milvus)
+answer the same two searches.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from index.build import LoadedIndex
 from index.chunking import Chunk
@@ -22,17 +30,24 @@ class Hit:
     bm25_rank: int = 0
 
 
-class HybridRetriever:
+class HybridRetriever(BaseRetriever):
     """Fuses dense and BM25 rankings: ``score = Σ weight / (rrf_k + rank)``.
+
+    The project calls :meth:`search` (its :class:`Hit` carries each engine's evidence); any llama-index
+    application calls ``retrieve(query)`` and gets ``NodeWithScore``s (:mod:`assistant.nodes`), ``top_k`` of them.
 
     Args:
         index: The loaded index.
         embedder: The embedder the index was built with (for the query vector).
         mode: ``hybrid``, ``dense`` or ``bm25``.
+        top_k: Passages ``retrieve`` returns.
     """
 
     def __init__(self, index: LoadedIndex, embedder, *, mode: str = "hybrid", candidates: int = 30,
-                 rrf_k: int = 60, dense_weight: float = 1.0, bm25_weight: float = 1.0, embed_chars: int = 400):
+                 rrf_k: int = 60, dense_weight: float = 1.0, bm25_weight: float = 1.0, embed_chars: int = 400,
+                 top_k: int = 12):
+        super().__init__()
+        self.top_k = top_k
         self.index = index
         self.embedder = embedder
         self.mode = mode
@@ -50,7 +65,14 @@ class HybridRetriever:
             query = query[: self.embed_chars].rsplit(" ", 1)[0] or query[: self.embed_chars]
         return np.asarray(self.embedder.get_query_embedding(query), dtype=np.float32)  # llama-index's query hook
 
-    def retrieve(self, query: str, top_k: int, query_vector: np.ndarray | None = None) -> list[Hit]:
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        from assistant.nodes import to_node
+
+        vector = np.asarray(query_bundle.embedding, dtype=np.float32) if query_bundle.embedding else None
+        return [NodeWithScore(node=to_node(h.chunk, h), score=h.score)
+                for h in self.search(query_bundle.query_str, self.top_k, query_vector=vector)]
+
+    def search(self, query: str, top_k: int, query_vector: np.ndarray | None = None) -> list[Hit]:
         """Return the ``top_k`` best chunks for ``query``, best first."""
         hits: dict[int, Hit] = {}
 

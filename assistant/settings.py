@@ -51,6 +51,11 @@ class IndexSettings(Section):
     dir: Path = PROJECT_ROOT / "var" / "index"
     store: Literal["faiss", "milvus"] = Field(
         "faiss", description="Où vivent les vecteurs et BM25 : faiss (fichiers de l'index, embarqué) ou milvus")
+    faiss_index: Literal["flat", "ivf", "hnsw"] = Field(
+        "flat", description="Index FAISS des vecteurs : flat exact ; ivf ou hnsw approchés, pour des millions de "
+                            "passages (docs/performance.md)")
+    faiss_nprobe: int = Field(32, ge=1, le=65_536, description="Listes d'ivf parcourues par requête")
+    faiss_ef: int = Field(64, ge=10, le=4096, description="Candidats de hnsw par requête")
     milvus: MilvusSettings = MilvusSettings()
     embedder: Literal["e5", "sentence-transformers"] = "e5"
     e5_backend: Literal["onnx-int8", "onnx", "torch"] = Field(

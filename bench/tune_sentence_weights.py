@@ -30,7 +30,7 @@ def prepared(assistant, path: Path):
             continue
         query = condense(item.question, item.history)
         vector = assistant.retriever.query_vector(query)
-        hits = assistant.retriever.retrieve(query, top_k + pool, query_vector=vector)
+        hits = assistant.retriever.search(query, top_k + pool, query_vector=vector)
         out.append((item, query, vector, hits[:top_k], hits[top_k:]))
     return out
 

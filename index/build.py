@@ -37,6 +37,8 @@ class StoreConfig:
     ``milvus`` (a collection per version in Milvus at ``uri``: a local file for Milvus Lite, or a server URL)."""
 
     engine: str = "faiss"
+    faiss_index: str = "flat"  # flat (exact), ivf or hnsw: see index.stores.DenseStore
+    ef: int = 64
     uri: str = ""
     token: str = ""
     prefix: str = "cnrs_ia"
@@ -47,7 +49,7 @@ class StoreConfig:
     def describe(self) -> dict:
         """What the manifest records (never the token)."""
         if self.engine == "faiss":
-            return {"engine": "faiss"}
+            return {"engine": "faiss", "faiss_index": self.faiss_index}
         return {"engine": "milvus", "uri": self.uri, "alias": self.prefix, "index_type": self.index_type}
 
 
@@ -289,7 +291,7 @@ def build_index(
             milvus_store.TermStatistics.from_texts(chunk_texts).save(staging)
             store_record["collection"] = collection
         else:
-            DenseStore.from_vectors(chunk_vectors).save(staging)
+            DenseStore.from_vectors(chunk_vectors, store.faiss_index).save(staging)
             LexicalStore.from_texts(chunk_texts, BM25_PARAMS["k1"], BM25_PARAMS["b"]).save(staging)
         np.save(staging / SENTENCES_FILE, sentence_vectors, allow_pickle=False)
         with (staging / CHUNKS_FILE).open("w", encoding="utf-8") as handle:
@@ -333,6 +335,7 @@ def build_index(
         if milvus is not None:
             # after CURRENT, so that the alias never names a collection whose version is not yet current
             manifest.store["alias_moved"] = milvus_store.move_alias(milvus, store.prefix, collection)
+            manifest.save(final)  # the manifest is outside its own checksums: said once the alias has moved
             keep = {collection, *([previous.store["collection"]] if previous and "collection" in previous.store
                                   else [])}
             milvus_store.drop_older(milvus, store.prefix, keep)
@@ -481,7 +484,8 @@ def load_index(index_dir: Path, embedder_identity: str | None = None, verify: bo
         with (folder / CHUNKS_FILE).open(encoding="utf-8") as handle:
             chunks = [Chunk.from_json(json.loads(line)) for line in handle]
         if engine == "faiss":
-            dense, lexical = DenseStore.load(folder), LexicalStore.load(folder)
+            tuning = {"nprobe": store.nprobe, "ef": store.ef} if store is not None else {}
+            dense, lexical = DenseStore.load(folder, **tuning), LexicalStore.load(folder)
         else:
             terms = milvus_store.TermStatistics.load(folder)
         sentence_vectors = np.load(folder / SENTENCES_FILE, allow_pickle=False)

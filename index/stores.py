@@ -10,23 +10,51 @@ import numpy as np
 from index.text import analyze
 
 
+FAISS_KINDS = ("flat", "ivf", "hnsw")
+
+
 class DenseStore:
-    """Exact inner-product search over L2-normalised vectors (cosine similarity)."""
+    """Inner-product search over L2-normalised vectors (cosine similarity): exact (``flat``, the default), or
+    approximate for large corpora: ``ivf`` (IndexIVFFlat, √n·4 lists, ``nprobe`` searched) or ``hnsw``
+    (IndexHNSWFlat, M = 32, ``ef`` candidates per search)."""
 
     FILE = "dense.faiss"
 
-    def __init__(self, faiss_index):
+    def __init__(self, faiss_index, *, nprobe: int = 32, ef: int = 64):
         self.faiss_index = faiss_index
+        self.tune(nprobe=nprobe, ef=ef)
 
     @classmethod
-    def from_vectors(cls, vectors: np.ndarray) -> "DenseStore":
+    def from_vectors(cls, vectors: np.ndarray, kind: str = "flat", *, nprobe: int = 32, ef: int = 64,
+                     hnsw_m: int = 32, seed: int = 17) -> "DenseStore":
         import faiss
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        if len(vectors):
+        n, d = vectors.shape
+        if kind == "hnsw":
+            index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+        elif kind == "ivf" and n >= 1000:  # below that, a list per 39 vectors leaves nothing to gain
+            lists = int(min(4 * np.sqrt(n), n // 39))
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, lists, faiss.METRIC_INNER_PRODUCT)
+            sample = vectors[np.random.default_rng(seed).choice(n, min(n, lists * 64), replace=False)]
+            index.train(sample)
+        elif kind in FAISS_KINDS:
+            index = faiss.IndexFlatIP(d)
+        else:
+            raise ValueError(f"index FAISS inconnu « {kind} » (possibles : {', '.join(FAISS_KINDS)})")
+        if n:
             index.add(vectors)
-        return cls(index)
+        return cls(index, nprobe=nprobe, ef=ef)
+
+    def tune(self, *, nprobe: int = 32, ef: int = 64) -> None:
+        """Search breadth of an approximate index (no effect on the exact one)."""
+        import faiss
+
+        if hasattr(self.faiss_index, "nprobe"):
+            self.faiss_index.nprobe = nprobe
+        if isinstance(self.faiss_index, faiss.IndexHNSW):
+            self.faiss_index.hnsw.efSearch = max(ef, 10)
 
     @property
     def dimension(self) -> int:
@@ -44,6 +72,8 @@ class DenseStore:
 
     def vectors(self) -> np.ndarray:
         """Every passage's vector, by row: what an incremental build reuses."""
+        if hasattr(self.faiss_index, "make_direct_map"):  # IVF lists do not keep rows in order without one
+            self.faiss_index.make_direct_map()
         return self.faiss_index.reconstruct_n(0, len(self))
 
     def save(self, folder: Path) -> None:
@@ -52,10 +82,10 @@ class DenseStore:
         faiss.write_index(self.faiss_index, str(folder / self.FILE))
 
     @classmethod
-    def load(cls, folder: Path) -> "DenseStore":
+    def load(cls, folder: Path, *, nprobe: int = 32, ef: int = 64) -> "DenseStore":
         import faiss
 
-        return cls(faiss.read_index(str(folder / cls.FILE)))
+        return cls(faiss.read_index(str(folder / cls.FILE)), nprobe=nprobe, ef=ef)
 
 
 class LexicalStore:

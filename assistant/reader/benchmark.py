@@ -60,7 +60,7 @@ def _judge(answer, q: Question, ms: float | None) -> dict:
 def _baselines(assistant, q: Question, query: str) -> dict[str, dict]:
     retriever, index = assistant.retriever, assistant.index
     vector = retriever.query_vector(query)
-    hits = retriever.retrieve(query, 5, query_vector=vector)
+    hits = retriever.search(query, 5, query_vector=vector)
     first = hits[0].chunk.text if hits else ""
     sentences = []
     for h in hits:
@@ -82,7 +82,7 @@ def _baselines(assistant, q: Question, query: str) -> dict[str, dict]:
 
 def _recall(assistant, q: Question, query: str) -> int | None:
     """1-based rank of the gold paragraph among the distinct documents of the first 30 passages."""
-    docs = list(dict.fromkeys(h.chunk.doc_id for h in assistant.retriever.retrieve(query, 30)))
+    docs = list(dict.fromkeys(h.chunk.doc_id for h in assistant.retriever.search(query, 30)))
     return docs.index(q.doc_id) + 1 if q.doc_id in docs else None
 
 

@@ -53,7 +53,7 @@ def _collect_questions(assistant, answerer, asked, label, source: str, progress)
         query = answer.retrieval_query or text
         retriever = assistant.retriever
         vector = retriever.query_vector(query)
-        hits = retriever.retrieve(query, assistant.settings.retrieval.top_k, query_vector=vector)
+        hits = retriever.search(query, assistant.settings.retrieval.top_k, query_vector=vector)
         candidates = answerer.candidates(text, query, hits, vector)
         shortlist, _ = answerer.read(text, candidates) if candidates else ([], [])
         out.append({
