@@ -40,6 +40,9 @@ class CountingEmbedder:
         self.embedded.extend(texts)
         return self.inner.get_text_embedding_batch(texts)
 
+    def get_query_embedding(self, text):
+        return self.inner.get_query_embedding(text)
+
 
 @pytest.fixture(scope="module")
 def e5():

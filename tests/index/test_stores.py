@@ -10,18 +10,13 @@ import time
 import pytest
 
 from assistant.settings import CorpusSettings, IndexSettings, LLMSettings, MilvusSettings
-from corpus.documents import Document
 from corpus.errors import IndexCorrupted, IndexMismatch
 from index import milvus_store
 from index.build import FAISS, StoreConfig, build_index, load_index
 from index.embedders import make_embedder
+from tests.index.test_incremental import CountingEmbedder, doc
 
 pytestmark = pytest.mark.slow
-
-
-def doc(doc_id: str, text: str) -> Document:
-    title = doc_id.upper()
-    return Document(doc_id, title, f"{title}\n\n{text}", f"https://example.org/{doc_id}", f"hash-{title}-{text}")
 
 
 CORPUS = [
@@ -29,21 +24,6 @@ CORPUS = [
     doc("pepr", "Le PEPR IA est doté de 73 millions d'euros sur six ans. Il est co-piloté par le CEA, le CNRS et Inria."),
     doc("chat", "Le chat du laboratoire dort au bord de la rivière, près du campus."),
 ]
-
-
-class CountingEmbedder:
-    """The real default embedder, counting the texts it is asked to embed."""
-
-    def __init__(self, inner):
-        self.inner, self.identity, self.dimension = inner, inner.identity, inner.dimension
-        self.embedded: list[str] = []
-
-    def get_text_embedding_batch(self, texts):
-        self.embedded.extend(texts)
-        return self.inner.get_text_embedding_batch(texts)
-
-    def get_query_embedding(self, text):
-        return self.inner.get_query_embedding(text)
 
 
 @pytest.fixture(scope="module")
