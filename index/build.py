@@ -256,6 +256,9 @@ def build_index(
     progress = progress or (lambda *_: None)
     started = time.perf_counter()
     with build_lock(index_dir):
+        # Milvus first: a file another process holds, or a server that does not answer, stops the build before
+        # anything is embedded
+        milvus = milvus_store.client(store.uri, store.token) if store.engine == "milvus" else None
         prepared = prepare_build(index_dir, documents, embedder_id=embedder.identity, chunk_chars=chunk_chars,
                                  chunk_overlap=chunk_overlap, full=full, progress=progress, store=store)
         chunks, sentence_texts, texts = prepared.chunks, prepared.sentence_texts, prepared.texts
@@ -280,7 +283,6 @@ def build_index(
         versions = index_dir / VERSIONS
         staging = versions / f".{version}.partial"
         store_record = store.describe()
-        milvus = milvus_store.client(store.uri, store.token) if store.engine == "milvus" else None
         staging.mkdir(parents=True)
         if milvus is not None:
             collection = milvus_store.collection_name(store.prefix, version)

@@ -73,6 +73,7 @@ def client(uri: str, token: str = ""):
                 "Le moteur Milvus demande pymilvus et milvus-lite : pip install -e '.[milvus]'") from exc
         if is_local(uri):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        logging.disable(logging.ERROR)  # milvus-lite and pymilvus log the failure at ERROR; it is reported below
         try:
             made = MilvusClient(uri=uri, token=token or "", timeout=CONNECT_SECONDS)
         except Exception as exc:  # pymilvus raises its own exception classes, and grpc's
@@ -83,6 +84,8 @@ def client(uri: str, token: str = ""):
                     "arrêtez-le ; pour plusieurs processus ou machines, utilisez un serveur Milvus "
                     "(index.milvus.uri = http://hôte:19530).") from exc
             raise BackendUnavailable(f"Serveur Milvus injoignable à {uri} ({_reason(exc)}).") from exc
+        finally:
+            logging.disable(logging.NOTSET)
         _clients[uri] = made
         return made
 

@@ -217,3 +217,25 @@ def test_an_unreachable_milvus_server_is_a_clear_error(tmp_path, e5):
     with pytest.raises(BackendUnavailable, match="injoignable"):
         build_index(tmp_path / "index", CORPUS, e5, backend="e5", store=store)
     assert not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_a_milvus_lite_file_held_by_another_process_stops_the_build_before_any_embedding(tmp_path, e5):
+    import subprocess
+    import sys
+
+    from corpus.errors import BackendUnavailable
+
+    uri = str(tmp_path / "milvus" / "taken.db")
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from index import milvus_store; "
+                               f"milvus_store.client({uri!r}); print('ok', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        counting = CountingEmbedder(e5)
+        with pytest.raises(BackendUnavailable, match="un seul processus"):
+            build_index(tmp_path / "index", CORPUS, counting, backend="e5",
+                        store=StoreConfig(engine="milvus", uri=uri, prefix="essai"))
+        assert counting.embedded == [] and not (tmp_path / "index" / "CURRENT").exists()
+    finally:
+        holder.kill()
+        holder.wait()
