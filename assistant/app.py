@@ -18,7 +18,7 @@ from assistant.llm import make_backend
 from assistant.question import ParsedQuestion
 from assistant.retrieval import HybridRetriever
 from assistant.settings import Settings, offline_environment
-from corpus.errors import AssistantError, CorpusError, InvalidQuestion
+from corpus.errors import AssistantError, BackendUnavailable, CorpusError, InvalidQuestion
 from corpus.safeyaml import CorpusLimits
 from index.build import LoadedIndex, StoreConfig, current_version, load_index
 from index.embedders import make_embedder
@@ -58,6 +58,10 @@ class Assistant:
             try:
                 index = load_index(self.settings.index.dir, embedder_identity=self.retriever.embedder.identity,
                                    store=store_config(self.settings))
+            except BackendUnavailable as exc:  # the store is down, not the version: tried again next question
+                log.warning("nouvelle version d'index %s pas encore chargée, %s reste en service : %s",
+                            version, self.index.manifest.version, exc)
+                return False
             except AssistantError as exc:
                 log.warning("nouvelle version d'index %s refusée, %s reste en service : %s",
                             version, self.index.manifest.version, exc)

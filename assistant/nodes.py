@@ -14,6 +14,10 @@ Typical use (tests/assistant/test_llama_index.py does exactly this)::
     engine = RetrieverQueryEngine.from_args(assistant.retriever, llm=BackendLLM(backend),
                                             node_postprocessors=[ReaderPostprocessor.of(assistant)])
     response = engine.query("Quel est le budget du PEPR IA ?")
+
+The retriever and the answerer are those of one index version: after a rebuild, ``assistant.refresh()`` loads the
+new one, and an application that keeps serving builds its engine again from ``assistant.retriever`` and
+``ReaderPostprocessor.of(assistant)`` (the project's own entry points do this at every question).
 """
 
 from __future__ import annotations
@@ -85,6 +89,9 @@ class ReaderPostprocessor(BaseNodePostprocessor):
     Each returned node is one quoted sentence (its text verbatim in the passage ``metadata["chunk_id"]``), best
     first, with the passage's provenance; none when the answerer abstains (the corpus does not support an answer).
     The project's full :class:`assistant.answer.Answer` is in each node's ``metadata["answer"]``.
+
+    Nodes of another retriever are read too (cut into sentences here), but the answerer's abstention weighs
+    question words by their rarity in the project's corpus: a subject the corpus never names is refused.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

@@ -1,8 +1,9 @@
 """Hybrid retrieval: dense and lexical (BM25) rankings fused by reciprocal rank fusion, as a llama-index retriever.
 
 The fusion is the project's own (weights, RRF constant, French analysis), kept rather than llama-index's
-``QueryFusionRetriever``: on this corpus it ranks better (docs/quality.md) and the answerer reads each engine's
-rank and score, which a fused similarity loses. Both engines of ``index.store`` (FAISS + bm25s files, or Milvus)
+``QueryFusionRetriever``: the answerer was calibrated on its ranking and reads each engine's rank and score,
+which a fused similarity loses. (On dev and test, QueryFusionRetriever's reciprocal mode ranks identically and its
+score-normalising modes a little better: docs/quality.md.) Both engines of ``index.store`` (FAISS + bm25s files, or Milvus)
 answer the same two searches.
 """
 

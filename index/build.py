@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
+import logging
 import json
 import os
 import shutil
@@ -17,12 +18,14 @@ from typing import Callable
 import numpy as np
 
 from corpus.documents import Document, Problem
-from corpus.errors import AssistantError, CorpusError, IndexCorrupted, IndexMismatch, IndexNotBuilt
+from corpus.errors import (AssistantError, BackendUnavailable, CorpusError, IndexCorrupted, IndexMismatch,
+                           IndexNotBuilt)
 from index.chunking import Chunk, chunk_document, chunker_fingerprint
 from index.manifest import FORMAT, Manifest, sha256_file, write_json
 from index.stores import DenseStore, LexicalStore
 from index import milvus_store
 
+log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
 VERSIONS = "versions"
 CHUNKS_FILE = "chunks.jsonl"
@@ -156,6 +159,9 @@ def _vector_cache(index_dir: Path, embedder_id: str, chunk_chars: int, chunk_ove
         old = load_index(index_dir, store=store if same_engine else None)
     except IndexNotBuilt:
         return {}, None, "pas encore d'index"
+    except BackendUnavailable as exc:  # the vectors exist but their engine does not answer
+        raise BackendUnavailable(f"{exc} Les vecteurs de la version en service y sont : réessayez quand il répond, "
+                                 "ou revectorisez tout avec --full.") from exc
     except AssistantError as exc:
         return {}, None, f"index actuel inutilisable ({str(exc).split('. ')[0]})"
     reason = _settings_mismatch(old.manifest, embedder_id, chunk_chars, chunk_overlap)
@@ -256,9 +262,14 @@ def build_index(
     progress = progress or (lambda *_: None)
     started = time.perf_counter()
     with build_lock(index_dir):
-        # Milvus first: a file another process holds, or a server that does not answer, stops the build before
-        # anything is embedded
-        milvus = milvus_store.client(store.uri, store.token) if store.engine == "milvus" else None
+        # Milvus first: a file another process holds, a server that does not answer, or an index type the engine
+        # refuses stops the build before anything is embedded
+        milvus = None
+        if store.engine == "milvus":
+            if store.index_type == "HNSW" and milvus_store.is_local(store.uri):
+                raise BackendUnavailable("Milvus Lite n'accepte pas l'index HNSW : choisissez FLAT, IVF_FLAT ou "
+                                         "AUTOINDEX (index.milvus.index_type), ou un serveur Milvus.")
+            milvus = milvus_store.client(store.uri, store.token)
         prepared = prepare_build(index_dir, documents, embedder_id=embedder.identity, chunk_chars=chunk_chars,
                                  chunk_overlap=chunk_overlap, full=full, progress=progress, store=store)
         chunks, sentence_texts, texts = prepared.chunks, prepared.sentence_texts, prepared.texts
@@ -335,13 +346,26 @@ def build_index(
         _fsync_dir(index_dir)
         _cleanup(versions, keep=version)
         if milvus is not None:
-            # after CURRENT, so that the alias never names a collection whose version is not yet current
-            manifest.store["alias_moved"] = milvus_store.move_alias(milvus, store.prefix, collection)
-            manifest.save(final)  # the manifest is outside its own checksums: said once the alias has moved
-            keep = {collection, *([previous.store["collection"]] if previous and "collection" in previous.store
-                                  else [])}
-            milvus_store.drop_older(milvus, store.prefix, keep)
+            _after_switch(milvus, store, collection, manifest, final, previous)
         return manifest
+
+
+def _after_switch(milvus, store: StoreConfig, collection: str, manifest: Manifest, final: Path,
+                  previous: Manifest | None) -> None:
+    """Move the alias and drop old collections. The new version already serves: a failure here is logged and
+    said in the manifest (``alias_moved: false``), never a failed build."""
+    keep = {collection, *([previous.store["collection"]] if previous and "collection" in previous.store else [])}
+    try:
+        # after CURRENT, so that the alias never names a collection whose version is not yet current
+        manifest.store["alias_moved"] = milvus_store.move_alias(milvus, store.prefix, collection)
+    except AssistantError as exc:
+        log.warning("alias %s non déplacé vers %s : %s", store.prefix, collection, exc)
+        manifest.store["alias_moved"] = False
+    try:
+        manifest.save(final)  # the manifest is outside its own checksums: said once the alias has moved
+        milvus_store.drop_older(milvus, store.prefix, keep)
+    except (AssistantError, OSError) as exc:
+        log.warning("après la bascule vers %s, nettoyage incomplet : %s", collection, exc)
 
 
 def _embed(embedder, texts: list[str], progress: Progress, batch: int = 32) -> np.ndarray:

@@ -6,7 +6,7 @@ Each build writes a new collection ``<prefix>_<version>`` holding, per passage, 
 that follows ``CURRENT`` always queries the collection of the version it loaded, never a half-written one.
 
 Written on pymilvus rather than llama-index's ``MilvusVectorStore``: the hybrid retriever fuses the dense and
-BM25 rankings itself (its weights and RRF beat a fused score on this corpus) and its answerer reads each engine's
+BM25 rankings itself (the answerer was calibrated on that ranking) and the answerer reads each engine's
 rank and score, which the vector store's hybrid query folds into one similarity; the store also has no notion of
 one collection per version behind an alias. ``index/build.py`` keeps the versioning; this module only talks to Milvus.
 
@@ -18,6 +18,7 @@ UNIMPLEMENTED): there the version folder's pointer is the only switch, and the m
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import warnings
 from contextlib import contextmanager
@@ -73,7 +74,8 @@ def client(uri: str, token: str = ""):
                 "Le moteur Milvus demande pymilvus et milvus-lite : pip install -e '.[milvus]'") from exc
         if is_local(uri):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
-        logging.disable(logging.ERROR)  # milvus-lite and pymilvus log the failure at ERROR; it is reported below
+        previous = logging.root.manager.disable
+        logging.disable(logging.ERROR)  # milvus-lite logs a refused file on the root logger; it is reported below
         try:
             made = MilvusClient(uri=uri, token=token or "", timeout=CONNECT_SECONDS)
         except Exception as exc:  # pymilvus raises its own exception classes, and grpc's
@@ -85,17 +87,24 @@ def client(uri: str, token: str = ""):
                     "(index.milvus.uri = http://hôte:19530).") from exc
             raise BackendUnavailable(f"Serveur Milvus injoignable à {uri} ({_reason(exc)}).") from exc
         finally:
-            logging.disable(logging.NOTSET)
+            logging.disable(previous)
         _clients[uri] = made
         return made
 
 
 def release(uri: str) -> None:
-    """Close this process's client of ``uri`` (Milvus Lite then stops serving its file)."""
+    """Close this process's client of ``uri`` and, for Milvus Lite, stop the server of its file (closing the
+    client alone leaves it running and the file locked for other processes)."""
     with _clients_lock:
         made = _clients.pop(uri, None)
-    if made is not None:
-        made.close()
+    if made is None:
+        return
+    made.close()
+    if is_local(uri):
+        from milvus_lite.server_manager import server_manager_instance
+
+        with _quiet():
+            server_manager_instance.release_server(uri)
 
 
 def _reason(exc: Exception) -> str:
@@ -150,6 +159,16 @@ def _is_backend_error(exc: Exception) -> bool:
     return type(exc).__module__.split(".")[0] in ("pymilvus", "grpc")
 
 
+def _call(method, *args, **kwargs):
+    """A Milvus call whose failure (server gone, timeout) is a :class:`BackendUnavailable`, not a traceback."""
+    try:
+        return method(*args, **kwargs)
+    except Exception as exc:
+        if _is_backend_error(exc):
+            raise BackendUnavailable(f"Milvus a échoué ({getattr(method, '__name__', 'appel')}) : {_reason(exc)}") from exc
+        raise
+
+
 @contextmanager
 def _quiet():
     """pymilvus logs every refused call at ERROR and its iterator's fallbacks at WARNING: an expected refusal
@@ -185,9 +204,10 @@ def move_alias(milvus, alias: str, name: str) -> bool:
 def drop_older(milvus, prefix: str, keep: set[str]) -> list[str]:
     """Drop this index's collections other than ``keep`` (the new one and the previous): what was dropped."""
     dropped = []
-    for name in milvus.list_collections():
-        if name.startswith(f"{prefix}_v") and name not in keep:
-            milvus.drop_collection(name)
+    own = re.compile(rf"{re.escape(prefix)}_v\d{{8}}T\d{{12}}Z")  # collection_name(prefix, version) only
+    for name in _call(milvus.list_collections):
+        if own.fullmatch(name) and name not in keep:
+            _call(milvus.drop_collection, name)
             dropped.append(name)
     return dropped
 
@@ -206,9 +226,9 @@ def open_collection(milvus, name: str, rows: int, uri: str) -> None:
         count = milvus.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"]
     except IndexCorrupted:
         raise
-    except Exception as exc:
+    except Exception as exc:  # the server, not the index: a timeout, a refused token, a dropped connection
         if _is_backend_error(exc):
-            raise IndexCorrupted(f"La collection Milvus {name} est illisible ({_reason(exc)}). {rebuild}") from exc
+            raise BackendUnavailable(f"Milvus ne répond pas pour la collection {name} à {uri} : {_reason(exc)}") from exc
         raise
     if count != rows:
         raise IndexCorrupted(f"La collection Milvus {name} contient {count} passages au lieu de {rows}. {rebuild}")
@@ -228,18 +248,20 @@ class MilvusDense:
         k = min(k, self.rows)
         if k <= 0:
             return []
-        found = self.milvus.search(self.name, data=[np.asarray(query, dtype=np.float32).ravel().tolist()],
-                                   anns_field="dense", limit=k, search_params=self.search_params)
+        params = {**self.search_params, "params": {**self.search_params["params"],
+                                                   "ef": max(self.search_params["params"]["ef"], k)}}
+        found = _call(self.milvus.search, self.name, data=[np.asarray(query, dtype=np.float32).ravel().tolist()],
+                      anns_field="dense", limit=k, search_params=params)
         return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
 
     def vectors(self) -> np.ndarray:
         """Every passage's vector, by row: what an incremental build reuses."""
         out = np.zeros((self.rows, self.dimension), dtype=np.float32)
         with _quiet():
-            iterator = self.milvus.query_iterator(self.name, batch_size=4096, filter="row >= 0",
-                                                  output_fields=["row", "dense"])
+            iterator = _call(self.milvus.query_iterator, self.name, batch_size=4096, filter="row >= 0",
+                             output_fields=["row", "dense"])
         try:
-            while batch := iterator.next():
+            while batch := _call(iterator.next):
                 for row in batch:
                     out[int(row["row"])] = row["dense"]
         finally:
@@ -263,8 +285,8 @@ class MilvusLexical:
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         if k <= 0 or not analyze(query):  # nothing but stop words: Milvus would find nothing either
             return []
-        found = self.milvus.search(self.name, data=[query[:TEXT_CHARS]], anns_field="sparse", limit=k,
-                                   search_params={"metric_type": "BM25"})
+        found = _call(self.milvus.search, self.name, data=[query[:TEXT_CHARS]], anns_field="sparse", limit=k,
+                      search_params={"metric_type": "BM25"})
         return [(int(hit["id"]), float(hit["distance"])) for hit in found[0] if hit["distance"] > 0]
 
     def idf(self, token: str) -> float:
