@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus.errors import BackendUnavailable, IndexCorrupted
+from index.stores import bm25_idf, bm25_idf_unknown
 from index.text import STOP_WORDS, analyze, fold
 
 log = logging.getLogger(__name__)
@@ -316,12 +317,11 @@ class TermStatistics:
         return self.documents
 
     def idf(self, token: str) -> float:
-        """The same formula as bm25s's (``log(1 + (N - df + 0.5) / (df + 0.5))``), 0 for an unknown term."""
-        df = self.frequencies.get(token, 0)
-        return float(np.log(1 + (self.documents - df + 0.5) / (df + 0.5))) if df else 0.0
+        """The same weight as the FAISS engine's bm25s store gives (:func:`index.stores.bm25_idf`)."""
+        return bm25_idf(self.documents, self.frequencies.get(token, 0))
 
     def idf_unknown(self) -> float:
-        return float(np.log(1 + (self.documents + 0.5) / 0.5))
+        return bm25_idf_unknown(self.documents)
 
     def save(self, folder: Path) -> None:
         import json

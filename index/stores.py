@@ -13,6 +13,17 @@ from index.text import analyze
 FAISS_KINDS = ("flat", "ivf", "hnsw")
 
 
+def bm25_idf(documents: int, frequency: int) -> float:
+    """BM25's inverse document frequency, bm25s's formula ``log(1 + (N - df + 0.5) / (df + 0.5))``: 0 for a term
+    in no passage, whose weight :func:`bm25_idf_unknown` gives instead."""
+    return float(np.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))) if frequency else 0.0
+
+
+def bm25_idf_unknown(documents: int) -> float:
+    """The IDF a term that appears in no passage would have: the highest possible."""
+    return float(np.log(1 + (documents + 0.5) / 0.5))
+
+
 class DenseStore:
     """Inner-product search over L2-normalised vectors (cosine similarity): exact (``flat``, the default), or
     approximate for large corpora: ``ivf`` (IndexIVFFlat, √n·4 lists, ``nprobe`` searched) or ``hnsw``
@@ -127,14 +138,11 @@ class LexicalStore:
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of an analysed token (0 when unknown)."""
-        df = self._doc_freq().get(token, 0)
-        n = len(self)
-        return float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
+        return bm25_idf(len(self), self._doc_freq().get(token, 0))
 
     def idf_unknown(self) -> float:
         """The IDF a token that appears in no passage would have: the highest possible."""
-        n = len(self)
-        return float(np.log(1 + (n + 0.5) / 0.5))
+        return bm25_idf_unknown(len(self))
 
     def _doc_freq(self) -> dict[str, int]:
         cached = self._df
