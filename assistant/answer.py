@@ -7,6 +7,10 @@ from dataclasses import asdict, dataclass, field
 
 ABSTAIN_FR = "Je ne trouve pas cette information dans le corpus."
 ABSTAIN_EN = "I cannot find this information in the corpus."
+NEEDS_CONTEXT_FR = ("Votre question renvoie à une question précédente (« {word} ») que je n'ai pas : précisez de quoi "
+                    "vous parlez, par exemple « Quel est le budget du PEPR IA ? ».")
+NEEDS_CONTEXT_EN = ("Your question refers to an earlier one (“{word}”) that I do not have: say what you are asking "
+                    "about, for instance “What is the budget of the PEPR IA?”.")
 
 
 @dataclass
@@ -45,10 +49,23 @@ class Answer:
         del data["retrieved"], data["signals"]
         if data["disagreement"] is None:
             del data["disagreement"]
+        # what the client should know about the conversation it sent: earlier turns left out (too many, too long),
+        # and a follow-up whose reference no earlier turn resolves (then the answer asks for the subject)
+        if self.signals.get("history_trimmed"):
+            data["history_trimmed"] = self.signals["history_trimmed"]
+        if self.signals.get("needs_context"):
+            data["needs_context"] = True
         for citation in data["citations"]:
             if citation["field"] is None:
                 del citation["field"]
         return data
+
+
+def needs_context(question: str, word: str, *, english: bool = False) -> Answer:
+    """The answer to a follow-up whose reference (``word``) the conversation does not resolve: a request for the
+    subject, counted as an abstention (nothing is cited)."""
+    text = (NEEDS_CONTEXT_EN if english else NEEDS_CONTEXT_FR).format(word=word)
+    return Answer(question=question, answer=text, abstained=True)
 
 
 def verify_citations(answer: Answer, chunk_texts: dict[str, str]) -> list[str]:

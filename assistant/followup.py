@@ -47,6 +47,51 @@ def is_follow_up(question: str) -> bool:
             or len(analyze_words(question)) <= 2)
 
 
+# Words that can only point back to an earlier turn: personal pronouns and possessives. « cet », « cette » and
+# « dernier » are left out: « cette année », « le dernier appel » point at the present, not at the conversation.
+_POINTING = frozenset(
+    """
+    il elle ils elles son sa ses leur leurs celui celle ceux lui it its their they them he she his her
+    """.split()
+)
+
+
+# « y a-t-il », « y avait-il », « il y a » (there is): an impersonal « il » and « y » that refer to nothing.
+_IMPERSONAL = re.compile(r"\by\s+\w+(?:-t)?-il\b|\bil\s+y\s+\w+", re.IGNORECASE)
+# « Qui le dirige ? », « Qui la finance ? »: an object pronoun right after « qui », the subject.
+_SUBJECT_OBJECT = re.compile(r"\bqui\s+(le|la|les|lui|leur|l['’])\s*\w+", re.IGNORECASE)
+
+
+def points_back(question: str) -> str | None:
+    """The word by which a short ``question`` that names no subject refers to an earlier turn: « son » in « Et son
+    budget ? », « le » in « Qui le dirige ? », « Et » in « Et en 2024 ? ». None for a question that stands
+    alone: one that names its subject (« Quand les instituts 3IA ont-ils été labellisés ? », whose « ils » is the
+    inversion's), or says little but refers to nothing (« Qu'est-ce que l'IA ? »)."""
+    if names_a_subject(question) or len(analyze_words(question)) > 2:
+        return None
+    text = _IMPERSONAL.sub(" ", question)
+    tokens = words(text)
+    if not tokens:
+        return None
+    if tokens[0] in {"et", "and"}:
+        return question.strip().split()[0]
+    pointing = next((t for t in tokens if t in _POINTING), None)
+    if pointing:
+        return pointing
+    if match := _SUBJECT_OBJECT.search(text):
+        return match.group(1)
+    match = _OBJECT_PRONOUN.search(text)
+    return match.group(0) if match else None
+
+
+def antecedent(history: list[str] | None) -> str | None:
+    """The most recent earlier question that names a subject, which a follow-up's reference is resolved to."""
+    for earlier in reversed([h.strip() for h in history or [] if h and h.strip()]):
+        if _ENTITY.search(earlier[1:]) or len(analyze(earlier)) >= 2:
+            return earlier
+    return None
+
+
 def condense(question: str, history: list[str] | None) -> str:
     """The retrieval query for ``question`` given the user's earlier questions (oldest first).
 
@@ -57,7 +102,5 @@ def condense(question: str, history: list[str] | None) -> str:
     question = question.strip()
     if not history or not is_follow_up(question):
         return question
-    for earlier in reversed([h.strip() for h in history if h and h.strip()]):
-        if _ENTITY.search(earlier[1:]) or len(analyze(earlier)) >= 2:
-            return f"{earlier} {question}"
-    return question
+    earlier = antecedent(history)
+    return f"{earlier} {question}" if earlier else question
