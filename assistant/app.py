@@ -6,12 +6,12 @@ import logging
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from assistant.answer import Answer
+from assistant.answer import Answer, needs_context
 from assistant.extractive import ExtractiveAnswerer
-from assistant.followup import condense, is_follow_up
+from assistant.followup import antecedent, condense, is_follow_up, points_back
 from assistant.generative import NOTICES, GenerativeAnswerer, condense_with_llm
 from assistant.lexicon import expand
 from assistant.llm import make_backend
@@ -25,6 +25,10 @@ from index.embedders import make_embedder
 
 MODES = ("extractive", "generative", "auto")
 log = logging.getLogger(__name__)
+
+
+class Cancelled(Exception):
+    """The asker went away: the question was dropped between two stages (not an error to show anyone)."""
 
 
 @dataclass
@@ -73,31 +77,44 @@ class Assistant:
             return True
 
     def ask(self, question: str, history: list[str] | None = None, *, mode: str | None = None,
-            top_k: int | None = None) -> Answer:
+            top_k: int | None = None, cancelled: Callable[[], bool] | None = None) -> Answer:
         """Answer one question, optionally as a follow-up of earlier user questions.
 
         ``mode`` overrides ``answer.mode`` (``extractive``, ``generative`` or ``auto``); ``top_k`` overrides
-        ``retrieval.top_k`` (passages the answer is drawn from).
+        ``retrieval.top_k`` (passages the answer is drawn from); ``cancelled`` as for :meth:`ask_stream`.
 
         Raises:
             InvalidQuestion: empty, too long, or not text.
+            Cancelled: ``cancelled()`` became true before the answer was done.
         """
-        for event in self.ask_stream(question, history, mode=mode, top_k=top_k):
+        for event in self.ask_stream(question, history, mode=mode, top_k=top_k, cancelled=cancelled):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("ask_stream ended without an answer")  # pragma: no cover
 
     def ask_stream(self, question: str, history: list[str] | None = None, *,
-                   mode: str | None = None, top_k: int | None = None) -> Iterator[str | Answer]:
+                   mode: str | None = None, top_k: int | None = None,
+                   cancelled: Callable[[], bool] | None = None) -> Iterator[str | Answer]:
         """Like :meth:`ask`, but yields the generated text as it arrives, then the final :class:`Answer`.
 
         The pieces are a draft: the final answer may replace them (by the extractive answer) when the
         generated text is not supported by the passages or the backend fails.
+
+        ``cancelled`` (say, « has the client gone? ») is asked before each stage that costs something (the
+        follow-up condensation, the retrieval, the extractive answer, the generation) and at each generated
+        piece: once it is true, nothing more is computed and :class:`Cancelled` is raised. A server thus stops
+        spending its cores on an answer nobody will read; the answer itself never depends on it.
         """
+
+        def checkpoint() -> None:
+            if cancelled is not None and cancelled():
+                raise Cancelled()
+
         question = self.check_question(question)
         mode = mode or self.settings.answer.mode
         if mode not in MODES:
             raise InvalidQuestion(f"mode de réponse inconnu « {mode} » (possibles : {', '.join(MODES)})")
+        checkpoint()
         self.refresh()
         # one index version for the whole question, even if a switch happens meanwhile
         with self._swap_lock:
@@ -105,15 +122,29 @@ class Assistant:
         started = time.perf_counter()
         history, trimmed = self.bounded_history(history)
         reading = ParsedQuestion(question)  # read once, for the lexicon, the answerer, its checks and the generator
+        pointer = points_back(question)
+        if pointer and antecedent(history) is None and not reading.refusal:  # a refusal's policy goes first
+            # « Et son budget ? » with no earlier subject (none given, or its turn left out as too long): answering
+            # would pick the budgets of whatever ranks first, cited and wrong; ask what « son » refers to instead
+            answer = needs_context(question, pointer, english=reading.english)
+            answer.signals["needs_context"] = pointer
+            if trimmed:
+                answer.signals["history_trimmed"] = trimmed
+            answer.timings_ms = {"total": round((time.perf_counter() - started) * 1000, 2)}
+            yield answer
+            return
+        checkpoint()
         query, condensed_by = self._condense(question, history, mode)
         expansion = expand(reading)
         if expansion:
             query = f"{query} {expansion}"
         reading.query = query
+        checkpoint()
         vector = retriever.query_vector(query) if retriever.mode != "bm25" else None
         top_k = min(max(int(top_k), 1), 50) if top_k else self.settings.retrieval.top_k
         hits = retriever.search(query, top_k + self.settings.retrieval.corroboration_pool, query_vector=vector)
         retrieved = time.perf_counter()
+        checkpoint()
         answer = answerer.answer(reading, query, hits[:top_k], vector, extra_hits=hits[top_k:])
         extracted = time.perf_counter()
         timings = {"retrieve": round((retrieved - started) * 1000, 2), "answer": round((extracted - retrieved) * 1000, 2)}
@@ -128,12 +159,18 @@ class Assistant:
                     detail="aucun modèle configuré (llm.backend = none)")
                 answer.fallback = {"from": "generative", "reason": "unavailable", "detail": "llm.backend = none"}
             else:
-                for event in self.generator.generate(reading, answer, hits[:top_k], mode=mode,
-                                                     english=reading.english):
-                    if isinstance(event, Answer):
-                        answer = event
-                    else:
-                        yield event
+                checkpoint()
+                generation = self.generator.generate(reading, answer, hits[:top_k], mode=mode,
+                                                     english=reading.english)
+                try:
+                    for event in generation:
+                        checkpoint()  # closing the generation below stops the model
+                        if isinstance(event, Answer):
+                            answer = event
+                        else:
+                            yield event
+                finally:
+                    generation.close()
                 timings["generate"] = round((time.perf_counter() - extracted) * 1000, 2)
         done = time.perf_counter()
         answer.retrieval_query = query
@@ -263,10 +300,17 @@ def load_corpus_from_settings(settings: Settings, *, for_build: bool = False):
     Raises:
         CorpusError: a folder is missing, nothing is readable, or (for a build) a blocking problem.
     """
+    from corpus.documents import Problem
     from corpus.load import load_corpus
+    from index.chunking import has_passages
 
     documents, problems = load_corpus(settings.corpus.sources_dir, settings.corpus.programme_dir,
                                       corpus_limits(settings))
+    # A file read without error can still give nothing to search (a title alone, headings only): say so, or its
+    # content silently never answers anything.
+    problems += [Problem(d.metadata["path"], "aucun passage à indexer : le fichier ne contient que son titre ou des "
+                                             "intertitres ; ajoutez-y des phrases ou retirez-le")
+                 for d in documents if d.kind == "document" and not has_passages(d)]
     blocking = [p for p in problems if p.blocking]
     if for_build and blocking:
         raise CorpusError("Le corpus ne peut pas être indexé tel quel, l'index en service ne change pas : "
@@ -320,11 +364,15 @@ def describe_changes(changes: dict[str, list[str]]) -> str:
 
 
 def plan_index_build(settings: Settings, *, full: bool = False):
-    """What ``assistant index build`` would do now, without writing anything."""
+    """What ``assistant index build`` would do now, without writing anything.
+
+    Raises:
+        CorpusError: as the build would, after the same validation (a blocking problem stops both).
+    """
     from index.build import prepare_build
 
     offline_environment()
-    documents, problems = load_corpus_from_settings(settings)
+    documents, problems = load_corpus_from_settings(settings, for_build=True)
     embedder = settings_embedder(settings)
     prepared = prepare_build(settings.index.dir, documents, embedder_id=embedder.identity,
                              chunk_chars=settings.index.chunk_chars, chunk_overlap=settings.index.chunk_overlap,

@@ -42,21 +42,43 @@ def _stderr():
     return err
 
 
+def _plain(text) -> str:
+    """``text`` escaped for rich markup: corpus text, exception messages and model output are shown as they are.
+
+    Unescaped, a record id « [/x] » crashed the command (MarkupError) after its work was done, and « [a-z0-9] »
+    vanished from a schema message, read as a style tag.
+    """
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
 def fail(message: str, code: int = 1):
-    _stderr().print(f"[bold red]Erreur :[/] {message}", highlight=False)
+    _stderr().print(f"[bold red]Erreur :[/] {_plain(message)}", highlight=False)
     raise typer.Exit(code)
 
 
 def load_settings():
-    from assistant.settings import Settings
+    from assistant.settings import EnvironmentValueError, Settings, config_path
 
     try:
         return Settings()
     except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in e['loc']) or 'environnement'} : {e['msg']}" for e in exc.errors()]
+        # pydantic prefixes our validators' messages with « Value error, »: they are written to be read alone
+        lines = [f"  {'.'.join(str(p) for p in e['loc']) or 'environnement'} : "
+                 f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
+        if len(lines) == 1:
+            fail(f"réglage invalide : {lines[0].strip()}")
         fail("réglages invalides\n" + "\n".join(lines))
-    except (OSError, ValueError) as exc:  # unreadable or malformed assistant.toml
-        fail(f"fichier de réglages illisible : {exc}")
+    except (OSError, ValueError) as exc:
+        # pydantic-settings wraps a variable it cannot decode in its own error: the variable's is the cause
+        if isinstance(exc.__cause__, EnvironmentValueError):
+            fail(str(exc.__cause__))
+        try:
+            where = f" {config_path() or ''}".rstrip()
+        except ValueError:  # ASSISTANT_CONFIG names no file: exc says so
+            where = ""
+        fail(f"fichier de réglages{where} illisible : {exc}")
 
 
 @app.callback()
@@ -104,7 +126,7 @@ def index_build(
         if plan.to_embed > settings.limits.build_texts:
             print(f"  au-delà de limits.build_texts ({settings.limits.build_texts}) : la construction demandera --yes")
         for problem in problems:
-            print(f"  ignoré : {problem}")
+            print(f"  problème : {problem}")
         print("(rien n'a été écrit)")
         return
     started = time.perf_counter()
@@ -125,7 +147,7 @@ def index_build(
 
             manifest, problems = build_index_from_settings(settings, progress, full=full, confirmed=yes)
     for problem in problems:
-        _stderr().print(f"[yellow]ignoré[/] {problem}", highlight=False)
+        _stderr().print(f"[yellow]problème[/] {_plain(problem)}", highlight=False)
     c, b = manifest.counts, manifest.build
     if json_out:
         print(json.dumps({"version": manifest.version, "seconds": round(time.perf_counter() - started, 2),
@@ -139,7 +161,7 @@ def index_build(
         f"{c['records']} fiche(s), {c['chunks']} passages, {c['sentences']} phrases ; "
         f"{b['embedded']} texte(s) vectorisé(s){rate}, {b['reused']} réutilisé(s) "
         f"({manifest.embedder['id']}) → {settings.index.dir} ; stockage : {_describe_store(manifest.store)}",
-        highlight=False,
+        highlight=False, markup=False,  # a folder, a reason or a Milvus URI may hold « [ »
     )
 
 
@@ -170,19 +192,28 @@ def index_status(
     """
     from assistant.app import index_status as read_status
     from assistant.app import settings_embedder, store_config
-    from index.build import load_index
+    from index.build import load_index, milvus_problem, read_manifest
 
     settings = load_settings()
     status = read_status(settings)
-    if check and not status["damaged_files"]:  # refuses an index built with another embedder, analyser or store
+    # the checksums cover the version folder, not what Milvus holds: the engine is asked (a deleted or damaged Lite
+    # file, a missing collection); a Lite file that another process holds is in service there, so not a problem
+    store_problem, store_checked = milvus_problem(read_manifest(Path(status["path"])), store_config(settings))
+    if store_checked:
+        status["store_checked"], status["store_problem"] = store_checked, store_problem
+    if check and not status["damaged_files"] and not store_problem:  # refuses another embedder, analyser or store
         load_index(settings.index.dir, settings_embedder(settings).identity, store=store_config(settings))
     if json_out:
         print(json.dumps(status, ensure_ascii=False))
     else:
         _print_status(status)
+        if store_checked:
+            print(f"Milvus    : {store_checked}")
     if status["damaged_files"]:  # whatever the options: an index that does not load is not « fine »
         fail(f"index altéré : {', '.join(status['damaged_files'])} absent(s) ou modifié(s) depuis la construction "
              "— reconstruisez-le : assistant index build")
+    if store_problem:
+        fail(store_problem)
     if check and status["corpus_changed"]:
         raise typer.Exit(1)
 
@@ -251,7 +282,7 @@ def ask(
             answer = event
         elif show_draft:  # the draft goes to the terminal as it is written; the checked answer follows
             draft.append(event)
-            err.print(event, end="", style="dim", highlight=False, soft_wrap=True)
+            err.print(event, end="", style="dim", highlight=False, soft_wrap=True, markup=False)
     if draft:
         err.print()
     global _SKIP_TEARDOWN
@@ -260,7 +291,7 @@ def ask(
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
     if answer.notice:
-        err.print(f"[yellow]{answer.notice}[/]", highlight=False)
+        err.print(answer.notice, style="yellow", highlight=False, markup=False)
     print(answer.answer)
     for c in answer.citations:
         print(f"\n[{c.n}] {c.title} — {c.source}\n    « {' '.join(c.quote.split())} »")
@@ -312,7 +343,7 @@ def batch(
     assistant = build(settings)
     done = load_done(output, fmt) if (resume and output) else []
     for problem in (i for i in items if not hasattr(i, "question")):
-        _stderr().print(f"[yellow]ligne {problem.line}[/] : {problem.message}", highlight=False)
+        _stderr().print(f"[yellow]ligne {problem.line}[/] : {_plain(problem.message)}", highlight=False)
     if output is not None and not resume and output.exists():
         output.unlink()
     if output is None:
@@ -342,7 +373,7 @@ def batch(
         sort_output(output, fmt, [i.id for i in items])
     report = summary.as_dict()
     if summary_json:
-        _stderr().print(json.dumps(report, ensure_ascii=False), highlight=False, soft_wrap=True)
+        _stderr().print(json.dumps(report, ensure_ascii=False), highlight=False, soft_wrap=True, markup=False)
     else:
         accuracy = f", exactitude {report['accuracy']:.1%} sur {report['judged']}" if report["judged"] else ""
         p50, p95 = report["latency_p50_ms"], report["latency_p95_ms"]
@@ -351,7 +382,7 @@ def batch(
             f"{report['questions']} question(s) : {report['answered']} répondue(s), {report['abstained']} "
             f"abstention(s), {report['errors']} erreur(s), {report['skipped']} déjà faite(s){accuracy}{latency}, "
             f"{report['seconds']} s ({report['questions_per_second'] or 0} q/s)",
-            highlight=False,
+            highlight=False, markup=False,
         )
     if report["errors"]:
         raise typer.Exit(1)
@@ -390,7 +421,7 @@ def eval_command(
     items = read_items(input_path, "jsonl")
     problems = [i for i in items if not hasattr(i, "question")]
     for problem in problems:
-        _stderr().print(f"[yellow]ligne {problem.line}[/] : {problem.message}", highlight=False)
+        _stderr().print(f"[yellow]ligne {problem.line}[/] : {_plain(problem.message)}", highlight=False)
     unjudged = [i.id for i in items if hasattr(i, "question") and not i.expectation.given]
     if unjudged:
         fail(f"questions sans attente (expect, expect_all ou abstain) : {', '.join(unjudged[:10])}")
@@ -472,7 +503,7 @@ def serve(
         loopback = False
     if not settings.ui.username and not loopback:
         _stderr().print(
-            f"[bold yellow]Attention :[/] le chat sera servi sur {host}, hors de la boucle locale, sans "
+            f"[bold yellow]Attention :[/] le chat sera servi sur {_plain(host)}, hors de la boucle locale, sans "
             "identification : toute personne qui atteint cette adresse peut l'utiliser. Définissez "
             "ui.username et ui.password (ASSISTANT_UI__PASSWORD) pour exiger une identification.", highlight=False)
     if api_only:
@@ -534,7 +565,7 @@ def corpus_check(json_out: Annotated[bool, typer.Option("--json", help="Sortie J
 
 @corpus_app.command("show")
 def corpus_show(ids: Annotated[list[str], typer.Argument(help="Identifiants de fiches ou de documents.")]):
-    """Afficher le texte indexé de fiches ou de documents, tel que l'assistant le cite.
+    """Afficher le texte indexé de fiches ou de documents, phrase par phrase, tel que l'assistant le cite.
 
     Exemple : assistant corpus show pepr-ia centre-aissai
     """
@@ -546,12 +577,32 @@ def corpus_show(ids: Annotated[list[str], typer.Argument(help="Identifiants de f
     unknown = [i for i in ids if i not in by_id]
     for doc_id in ids:
         if doc_id in by_id:
-            print(f"# {doc_id}\n{by_id[doc_id].text}")
+            print(f"# {doc_id} — {by_id[doc_id].title}")
+            _print_indexed(by_id[doc_id], settings)
     for problem in problems:
         if any(problem.where.endswith(f"› {i}") for i in ids):
             print(f"problème : {problem}")
     if unknown:
         fail(f"identifiant(s) inconnu(s) : {', '.join(unknown)} (voir assistant corpus check)")
+
+
+def _print_indexed(document, settings) -> None:
+    """The sentences the index holds for ``document``, once each, under their section: what can be quoted, and
+    nothing else (a title line left out of the passages is not shown as text)."""
+    from index.chunking import chunk_document
+
+    chunks = chunk_document(document, settings.index.chunk_chars, settings.index.chunk_overlap)
+    if not chunks:
+        print("(aucun passage indexé)")
+    section, shown = "", set()
+    for chunk in chunks:
+        if chunk.section != section:
+            section = chunk.section
+            print(f"## {section}")
+        for a, b in chunk.sentences:
+            if chunk.start + a not in shown:  # consecutive passages share a sentence
+                shown.add(chunk.start + a)
+                print(" ".join(chunk.text[a:b].split()))
 
 
 # Set by a command that has written everything it had to: the interpreter's teardown of llama-index's modules and
@@ -577,10 +628,10 @@ def main():
             _exit_now()
         raise
     except AssistantError as exc:
-        _stderr().print(f"[bold red]Erreur :[/] {exc}", highlight=False)
+        _stderr().print(f"[bold red]Erreur :[/] {_plain(exc)}", highlight=False)
         sys.exit(1)
     except OSError as exc:  # a path that is a file, a port in use…: the system's own words, on one line
-        _stderr().print(f"[bold red]Erreur système :[/] {exc}", highlight=False)
+        _stderr().print(f"[bold red]Erreur système :[/] {_plain(exc)}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

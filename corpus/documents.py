@@ -22,6 +22,7 @@ from corpus.safeyaml import CorpusLimits
 
 SIDECAR_SUFFIX = ".meta.yaml"
 READERS: dict[str, callable] = {}
+TITLE_CHARS = 120  # a title found in the text (a first line, a heading) is cut there, at a space
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class Document:
         content_hash: SHA-256 of the raw bytes of the file (or record).
         kind: ``"document"`` or ``"record"``.
         metadata: Author, publisher, date, links, record fields…
+        title_declared: The title was given apart from the text (a sidecar's ``title``): a first line that
+            repeats it is the file's heading, left out of the passages. A title found in the text itself is
+            still text: « Le laboratoire X a été créé en 2019. » as a first line is both title and content.
     """
 
     doc_id: str
@@ -45,6 +49,7 @@ class Document:
     content_hash: str
     kind: str = "document"
     metadata: dict = field(default_factory=dict)
+    title_declared: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,6 +201,15 @@ def _load_sidecar(path: Path, limits: CorpusLimits) -> dict:
     return json.loads(json.dumps({str(k): v for k, v in data.items()}, default=str))
 
 
+def _short_title(found: str | None) -> str | None:
+    """A title taken from the text, at most ``TITLE_CHARS`` long: a file of one 2 MB line is not titled by all of
+    it (the title heads every passage the embedder reads, and every citation). Cut, it no longer repeats the first
+    line, which is then indexed whole as text."""
+    if not found or len(found) <= TITLE_CHARS:
+        return found
+    return found[:TITLE_CHARS].rsplit(" ", 1)[0].rstrip() + " …"
+
+
 def load_document(path: Path, root: Path, limits: CorpusLimits = CorpusLimits()) -> Document:
     """Read one source file.
 
@@ -223,7 +237,8 @@ def load_document(path: Path, root: Path, limits: CorpusLimits = CorpusLimits())
     meta = _load_sidecar(path, limits)
     relative = path.relative_to(root).with_suffix("").as_posix()
     doc_id = str(meta.pop("id", None) or slugify(relative))
-    title = str(meta.pop("title", None) or found_title or path.stem)
+    declared = meta.pop("title", None)
+    title = str(declared or _short_title(found_title) or path.stem)
     source = str(meta.get("url") or path.relative_to(root).as_posix())
     # Everything the index keeps of the document: its bytes, and the id, title and metadata of its sidecar.
     described = repr((doc_id, title, sorted(meta.items()))).encode()
@@ -234,6 +249,7 @@ def load_document(path: Path, root: Path, limits: CorpusLimits = CorpusLimits())
         source=source,
         content_hash=hashlib.sha256(raw_bytes + described).hexdigest(),
         metadata={"path": path.relative_to(root).as_posix(), **meta},
+        title_declared=bool(declared),
     )
 
 

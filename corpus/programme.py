@@ -417,6 +417,7 @@ def render(record: Record, records: dict[str, Record]) -> Document:
             "groups": groups,
             "facts": [f.model_dump(exclude={"review"}, exclude_none=True) for f in record.facts],
         },
+        title_declared=True,  # the first line renders the record's title: a heading, not a passage
     )
 
 

@@ -297,6 +297,7 @@ def build_index(
         staging.mkdir(parents=True)
         if milvus is not None:
             collection = milvus_store.collection_name(store.prefix, version)
+            milvus_store.ensure_held(store.uri)  # the embedding took minutes: still the only writer of a Lite file?
             progress("écriture dans Milvus", 0, 1)
             milvus_store.write_collection(milvus, collection, chunk_texts, chunk_vectors,
                                           local=milvus_store.is_local(store.uri), index_type=store.index_type,
@@ -338,6 +339,8 @@ def build_index(
         manifest.build_seconds = round(time.perf_counter() - started, 3)
         manifest.save(staging)
         _fsync_tree(staging)
+        if milvus is not None:  # and again before the version is finished: readers will follow CURRENT to it
+            milvus_store.ensure_held(store.uri)
         final = versions / version
         os.replace(staging, final)
         _fsync_dir(versions)
@@ -474,6 +477,36 @@ def damaged_files(folder: Path, manifest: Manifest) -> list[str]:
             if not (folder / name).is_file() or sha256_file(folder / name) != digest]
 
 
+def milvus_problem(manifest: Manifest, store: StoreConfig | None = None) -> tuple[str | None, str]:
+    """For a version kept in Milvus, whether its collection can serve: the checksums of the version folder do not
+    cover what Milvus holds, so ``index status`` asks the engine (the Lite file exists, the collection loads and
+    holds the version's passages).
+
+    ``store`` is the engine the settings ask for (its uri replaces the recorded one, as in :func:`load_index`).
+
+    Returns:
+        ``(problem, checked)``: the one-line problem (None when the collection serves), and what was checked, in
+        words (« collection vérifiée », or why it could not be: a Lite file another process holds is in service
+        there, not damaged).
+    """
+    if manifest.store.get("engine") != "milvus":
+        return None, ""
+    same = store is not None and store.engine == "milvus"
+    uri = store.uri if same else manifest.store.get("uri", "")
+    name, rows = manifest.store.get("collection", ""), int(manifest.counts.get("chunks", 0))
+    if milvus_store.is_local(uri) and not Path(uri).is_file():  # opening it would create an empty file
+        return (f"le fichier Milvus Lite {uri} a disparu — reconstruisez l'index : assistant index build",
+                f"fichier {uri} absent")
+    try:
+        milvus = milvus_store.client(uri, store.token if same else "")
+        milvus_store.open_collection(milvus, name, rows, uri)
+    except milvus_store.FileInUse as exc:
+        return None, f"collection non vérifiée : {exc.who} a ouvert le fichier et s'en sert"
+    except AssistantError as exc:
+        return str(exc), f"collection {name} illisible"
+    return None, f"collection {name} vérifiée ({rows} passages)"
+
+
 def load_index(index_dir: Path, embedder_identity: str | None = None, verify: bool = True,
                store: StoreConfig | None = None) -> LoadedIndex:
     """Load the current index version, checking its files and that it matches the embedder and the store.
@@ -519,6 +552,8 @@ def load_index(index_dir: Path, embedder_identity: str | None = None, verify: bo
         raise IndexCorrupted(f"Index illisible dans {folder} ({exc}). {rebuild}") from exc
     if engine == "milvus":
         uri = store.uri if store is not None else manifest.store["uri"]
+        if milvus_store.is_local(uri) and not Path(uri).is_file():  # Milvus Lite would create an empty one
+            raise IndexCorrupted(f"Le fichier Milvus Lite {uri} a disparu. {rebuild}")
         milvus = milvus_store.client(uri, store.token if store is not None else "")
         name = manifest.store["collection"]
         milvus_store.open_collection(milvus, name, len(chunks), uri)

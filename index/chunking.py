@@ -19,12 +19,20 @@ ABBREVIATIONS = frozenset(
     fig éd ed coll dir trad chap hab min max sq resp vs approx ca t éds
     """.split()
 )
-_BOUNDARY = re.compile(r"[.!?…]+[»”\"')\]]*\s+")
+# Every pattern below is scanned once over a paragraph, never from the start of a sentence again: a dropped file
+# of « M. M. M. … », « Hi! PARIS » or dots must cost time in proportion to its length (issue 25), not its square.
+# The look-behind starts a boundary only at the first mark of a run (« ...... » is tried once, not once per dot);
+# the possessive quantifiers never give back what cannot be followed by a space anyway.
+_MARKS = r"[.!?…]++[»”\"')\]]*+\s+"
+_BOUNDARY = re.compile(r"(?<![.!?…])" + _MARKS)
+_BOUNDARY_HERE = re.compile(_MARKS)  # at the start of a region, where the look-behind would see outside it
 _OPENER = re.compile(r"[«“\"(\[]?\s*[A-ZÀ-ÖØ-Þ0-9]")
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 # Names that contain sentence punctuation and must not be cut.
 _PROTECTED = re.compile(r"\bHi! PARIS\b|\bYahoo!", re.IGNORECASE)
-_TERMINAL = re.compile(r"[.!?…:»”\"')]\s*$")
+_TERMINAL = frozenset(".!?…:»”\"')")  # a paragraph ending with one of these is not a broken line
+_URL = re.compile(r"\s*https?://")
+_INITIALS = re.compile(r"[a-zà-ÿ]|(?:[a-zà-ÿ]\.-?)+[a-zà-ÿ]")
 
 
 @dataclass(frozen=True)
@@ -78,15 +86,22 @@ class Chunk:
         return cls(**data)
 
 
-def _ends_with_abbreviation(text: str) -> bool:
-    match = re.search(r"(\S+)\.\s*$", text)
-    if not match:
+def _ends_with_abbreviation(text: str, cursor: int, stop: int) -> bool:
+    """Whether the full stop at ``text[stop]`` follows an abbreviation or an initial.
+
+    Only the word before the stop is read (back to a space, or to ``cursor``, the start of the sentence):
+    reading the sentence so far made a run of abbreviations quadratic.
+    """
+    if text[stop] != ".":
         return False
-    word = match.group(1).lower().lstrip("(«“\"")
+    begin = stop
+    while begin > cursor and not text[begin - 1].isspace():  # the words read here never overlap: linear in all
+        begin -= 1
+    word = text[begin:stop].lower().lstrip("(«“\"")
     if word in ABBREVIATIONS:
         return True
     # Initials (« J. Atif », « S. DENIS ») and dotted acronyms (« p. ex. », « J.-C. »).
-    return bool(re.fullmatch(r"[a-zà-ÿ]|(?:[a-zà-ÿ]\.-?)+[a-zà-ÿ]", word))
+    return bool(_INITIALS.fullmatch(word))
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
@@ -101,22 +116,34 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     paragraphs = _paragraphs(text, start, end)
     spans: list[Span] = []
     protected = [m.span() for m in _PROTECTED.finditer(text, start, end)]
+    shield = 0  # the first protected name that does not end before the current boundary: boundaries come in order
     for p_start, p_end in paragraphs:
         cursor = p_start
-        for match in _BOUNDARY.finditer(text, p_start, p_end):
-            cut = match.end()
+        for match in _boundaries(text, p_start, p_end):
+            cut, stop = match.end(), match.start()
             if cut >= p_end:
                 break
-            if any(a <= match.start() < b for a, b in protected):
+            while shield < len(protected) and protected[shield][1] <= stop:
+                shield += 1
+            if shield < len(protected) and protected[shield][0] <= stop:
                 continue
             if not _OPENER.match(text, cut):
                 continue
-            if _ends_with_abbreviation(text[cursor : match.start() + 1]):
+            if _ends_with_abbreviation(text, cursor, stop):
                 continue
             spans.append(_trimmed(text, cursor, cut))
             cursor = cut
         spans.append(_trimmed(text, cursor, p_end))
     return [s for s in spans if s.end > s.start]
+
+
+def _boundaries(text: str, start: int, end: int):
+    """Candidate sentence ends in ``text[start:end]``, in order, as if nothing stood before ``start``."""
+    first = _BOUNDARY_HERE.match(text, start, end) if start > 0 and text[start - 1] in ".!?…" else None
+    if first:
+        yield first
+        start = first.end()
+    yield from _BOUNDARY.finditer(text, start, end)
 
 
 def _paragraphs(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -128,10 +155,11 @@ def _paragraphs(text: str, start: int, end: int) -> list[tuple[int, int]]:
     raw = [(a, b) for a, b in (_strip(text, a, b) for a, b in raw) if b > a]
     merged: list[tuple[int, int]] = []
     for a, b in raw:
-        previous = text[merged[-1][0] : merged[-1][1]] if merged else ""
-        if previous and not _TERMINAL.search(previous) and text[a].islower() and not _looks_like_url(
-            text[a:b]
-        ) and not _looks_like_url(previous):
+        # Offsets only: slicing the paragraph merged so far at every broken line made « a\n\na\n\n… » quadratic.
+        # Paragraphs are stripped, so the last character tells whether the previous one ends a sentence.
+        if merged and text[merged[-1][1] - 1] not in _TERMINAL and text[a].islower() and not _URL.match(
+            text, a, b
+        ) and not _URL.match(text, merged[-1][0], merged[-1][1]):
             merged[-1] = (merged[-1][0], b)
         else:
             merged.append((a, b))
@@ -163,13 +191,9 @@ def chunk_document(doc: Document, max_chars: int = 700, overlap: int = 1) -> lis
     section share ``overlap`` sentences. A single sentence longer than ``max_chars`` is kept whole.
     """
     text = doc.text
-    body_start = 0
-    lines = text.split("\n", 1)
-    if lines and lines[0].lstrip("# ").split() == doc.title.split():
-        body_start = len(lines[0])  # the title line is metadata, not a passage
     sections: list[tuple[str, list[Span]]] = [("", [])]
-    for p_start, p_end in _paragraphs(text, body_start, len(text)):
-        if is_heading(text, (p_start, p_end)) and not _looks_like_url(text[p_start:p_end]):
+    for p_start, p_end in _paragraphs(text, _body_start(doc), len(text)):
+        if _is_section_heading(text, p_start, p_end):
             sections.append((text[p_start:p_end].lstrip("#").strip(), []))  # « ## Budget » → « Budget »
             continue
         sections[-1][1].extend(split_sentences(text, p_start, p_end))
@@ -196,8 +220,34 @@ def chunk_document(doc: Document, max_chars: int = 700, overlap: int = 1) -> lis
     return chunks
 
 
-def _looks_like_url(text: str) -> bool:
-    return bool(re.match(r"https?://", text.strip()))
+def has_passages(doc: Document) -> bool:
+    """Whether :func:`chunk_document` gives ``doc`` at least one passage: some paragraph after its title line
+    that is not a heading (every such paragraph holds a sentence). Reads no sentence."""
+    text = doc.text
+    return any(not _is_section_heading(text, a, b) for a, b in _paragraphs(text, _body_start(doc), len(text)))
+
+
+def _is_section_heading(text: str, start: int, end: int) -> bool:
+    return is_heading(text, (start, end)) and not _URL.match(text, start, end)
+
+
+def _body_start(doc: Document) -> int:
+    """Where the passages of ``doc`` start: after its first line when that line is the title as a heading.
+
+    The line is left out when the title was declared apart (a sidecar: the line repeats it), when it is a
+    Markdown heading, or when it reads as a heading (short, no final punctuation). A first line that is a
+    sentence and gave the document its title only because nothing else did stays text to index.
+    """
+    text = doc.text
+    end = text.find("\n")
+    end = len(text) if end < 0 else end
+    line = text[:end]
+    if line.lstrip("# ").split() != doc.title.split():
+        return 0
+    a, b = _strip(text, 0, end)
+    if doc.title_declared or line.lstrip().startswith("#") or is_heading(text, (a, b)):
+        return end
+    return 0
 
 
 def _groups(sentences: list[Span], max_chars: int, overlap: int) -> list[list[Span]]:
@@ -217,6 +267,7 @@ def _groups(sentences: list[Span], max_chars: int, overlap: int) -> list[list[Sp
 
 
 def chunker_fingerprint(max_chars: int, overlap: int) -> str:
-    """Identifies the chunking rules: a change here forces a full rebuild."""
-    rules = f"v1|{max_chars}|{overlap}|{sorted(ABBREVIATIONS)}|{_PROTECTED.pattern}"
+    """Identifies the chunking rules: a change here forces a full rebuild (v2: a first line that reads as a
+    sentence is indexed text, not only the title)."""
+    rules = f"v2|{max_chars}|{overlap}|{sorted(ABBREVIATIONS)}|{_PROTECTED.pattern}"
     return hashlib.sha256(rules.encode()).hexdigest()[:16]

@@ -19,7 +19,7 @@ import gradio as gr  # noqa: E402
 from assistant.answer import Answer  # noqa: E402
 from assistant.app import Assistant  # noqa: E402
 from corpus.errors import AssistantError  # noqa: E402
-from ui.guard import RequestGuard, is_loopback  # noqa: E402
+from ui.guard import RequestGuard, is_loopback, without_gradio_cors  # noqa: E402
 from ui.render import _md, _unmd, render_answer, render_sources  # noqa: E402
 from ui.texts import TEXTS  # noqa: E402
 
@@ -59,11 +59,18 @@ def _lang_of(lang: str | None) -> str:
     return lang if lang in TEXTS else "fr"
 
 
+# How long a waiting question blocks at a time before handing control back to Gradio (which may stop it).
+WAIT_STEP_S = 0.5
+
+
 class Slots:
     """Questions answered at once (one per core) and a bounded line of waiting ones.
 
     Gradio's own full queue answers with an English error toast; this bound is checked inside the chat
     handler, so a question past it gets a clear « busy » message in the conversation instead.
+
+    A place in line is waited for in steps (:meth:`wait`), the handler yielding between them: Gradio marks the
+    question of a closed page as gone, but can only stop a generator between two of its steps, never inside one.
     """
 
     def __init__(self, running: int, waiting: int):
@@ -72,15 +79,27 @@ class Slots:
         self.waiting_limit = waiting
         self.waiting = 0
 
-    def enter(self) -> bool:
+    def queue(self) -> bool:
+        """Take a place in line; False when the line is full."""
         with self._lock:
             if self.waiting >= self.waiting_limit:
                 return False
             self.waiting += 1
-        self._running.acquire()
+            return True
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a running slot: True once held (out of the line), False if still
+        in line."""
+        if not self._running.acquire(timeout=timeout):
+            return False
         with self._lock:
             self.waiting -= 1
         return True
+
+    def give_up(self) -> None:
+        """Leave the line without having run."""
+        with self._lock:
+            self.waiting -= 1
 
     def leave(self) -> None:
         self._running.release()
@@ -117,14 +136,24 @@ def create_app(assistant: Assistant, *, running: int = 2, max_queue: int | None 
         history = history + [{"role": "user", "content": _md(echo(message, settings.answer.max_question_chars))},
                              {"role": "assistant", "content": "…"}]
         yield history, "", gr.update(), answers
-        if not slots.enter():
+        if not slots.queue():
             history[-1] = {"role": "assistant", "content": t["busy"]}
             yield history, "", gr.update(), answers
             return
+        running = False
         try:
+            # Each step yields the unchanged page: if it was closed meanwhile, Gradio stops here and closes this
+            # generator, so the question leaves the line and is never computed; the last yield, once a slot is
+            # held, is that look again just before computing.
+            while not (running := slots.wait(WAIT_STEP_S)):
+                yield history, "", gr.update(), answers
+            yield history, "", gr.update(), answers
             yield from _answer(message, history, answers, earlier, mode, top_k, lang)
         finally:
-            slots.leave()
+            if running:
+                slots.leave()
+            else:
+                slots.give_up()
 
     def _answer(message, history, answers, earlier, mode, top_k, lang):
         t = TEXTS[lang]
@@ -392,7 +421,9 @@ def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, *, b
                         "l'identification est suspendue pour cette adresse pendant une minute.")
     demo.launch(server_name=host, server_port=port, share=False, show_error=False, auth=auth,
                 auth_message=auth_message, css=CSS, prevent_thread_lock=True, quiet=not block,
-                max_file_size=ui.max_upload_bytes, app_kwargs={"middleware": [guard]},
+                max_file_size=ui.max_upload_bytes,
+                # the guard in front of every route, and Gradio's CORS grants taken out (ui/guard.py)
+                app_kwargs={"middleware": [guard], "lifespan": without_gradio_cors},
                 allowed_paths=[], blocked_paths=[str(settings.index.dir)])
     if api_allowed(settings, host, logged_in=auth is not None):
         from ui.api import router

@@ -1,11 +1,18 @@
 """What stands in front of Gradio's routes: uploads refused unless configured, failed logins limited per address,
-and what counts as a loopback host."""
+request bodies bounded in size and nesting, no cross-origin grant from Gradio, and what counts as a loopback
+host."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import json
+import re
 import threading
 import time
+
+MAX_JSON_DEPTH = 64  # nesting of arrays and objects in a request body; Gradio's and the API's requests need < 10
+API_PREFIX = "/v1/"  # the OpenAI-compatible API (ui/api.py) answers its own CORS preflights
 
 
 def is_loopback(host: str) -> bool:
@@ -19,15 +26,63 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _json_response(status: int, detail: str, headers: dict[str, str] | None = None):
+def _json_response(status: int, detail: str, headers: dict[str, str] | None = None, code: str | None = None):
     """A small JSON refusal, as an ASGI response callable."""
     from starlette.responses import JSONResponse
 
     # « detail » for Gradio's clients, « error » in the OpenAI format for the /v1 API's (ui/api.py)
     kind = "rate_limit_exceeded" if status == 429 else "invalid_request_error"
     return JSONResponse({"detail": detail, "error": {"message": detail, "type": kind, "param": None,
-                                                     "code": {413: "request_too_large"}.get(status)}},
+                                                     "code": code or {413: "request_too_large"}.get(status)}},
                         status_code=status, headers=headers)
+
+
+# A JSON string, or an unterminated one up to the end: always matches once started, so stripping is linear
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*+(?:"|\Z)', re.S)
+_SQUARE = bytes.maketrans(b"{}", b"[]")  # for nesting, an object is an array
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``body`` read as JSON nests arrays and objects more than ``limit`` levels deep (2 000 « [ » in
+    4 KB made Python's parser raise RecursionError: every JSON route answered a plain-text 500, with a traceback
+    in the log). A body that is not text is left to its route.
+
+    Measured on the text, vectorised (strings taken out, then the running count of open brackets): walking a
+    parsed 500 KB body of empty arrays, or peeling brackets pass after pass, would hold the event loop for a
+    tenth of a second or more."""
+    if body.count(b"[") + body.count(b"{") <= limit:  # cannot nest deeper: almost every request stops here
+        return False
+    try:
+        text = body.decode(json.detect_encoding(body))
+    except (UnicodeDecodeError, LookupError):  # not text: the route says so in its own terms
+        return False
+    import numpy as np
+
+    skeleton = np.frombuffer(_STRING.sub("", text).encode().translate(_SQUARE, _NOT_BRACKETS), dtype=np.uint8)
+    if not skeleton.size:
+        return False
+    return bool(np.cumsum(np.where(skeleton == ord("["), 1, -1), dtype=np.int32).max() > limit)
+
+
+@contextlib.asynccontextmanager
+async def without_gradio_cors(app):
+    """A lifespan (``app_kwargs["lifespan"]`` of Gradio's launch) that takes Gradio's CORS middleware out of
+    ``app`` before the server accepts its first connection.
+
+    That middleware answers every preflight 200 and grants, with credentials, any ``http://localhost:*`` origin
+    when the chat is on loopback, and *any* origin when its host is another name or address: a page elsewhere
+    could then drive the chat, logged in, and read its answers. Gradio has no setting to turn it off. The chat's
+    page calls only its own origin and needs no CORS; the /v1 API grants ``api.cors_origins`` itself, and
+    :class:`RequestGuard` refuses every other preflight (403). uvicorn runs the lifespan before it binds its
+    socket, and Starlette has built the middleware stack for the lifespan call, so the stack is rebuilt here."""
+    from gradio.route_utils import CustomCORSMiddleware
+
+    kept = [m for m in app.user_middleware if m.cls is not CustomCORSMiddleware]
+    if len(kept) != len(app.user_middleware):
+        app.user_middleware = kept
+        app.middleware_stack = app.build_middleware_stack()
+    yield
 
 
 class RequestGuard:
@@ -36,7 +91,10 @@ class RequestGuard:
 
     A body larger than ``max_body`` bytes (``limits.request_bytes``) is answered 413 before Gradio parses it:
     a forged 5 MB vote or a history of megabytes costs the server no JSON parsing nor validation. Uploads
-    (when allowed) have their own limit.
+    (when allowed) have their own limit. A JSON body nested more than :data:`MAX_JSON_DEPTH` levels is answered
+    400 (``invalid_json``) before any route parses it.
+
+    A CORS preflight is refused (403) unless it is for the /v1 API, which answers its own (``api.cors_origins``).
 
     Gradio checks only a file's size against its limit, so with a limit of 0 an empty file (any name) is
     still stored and served back: here, with 0, every upload route and every multipart request other than
@@ -64,6 +122,10 @@ class RequestGuard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "").rstrip("/")
+        if self._is_preflight(scope) and not (path + "/").startswith(API_PREFIX):
+            response = _json_response(403, "Appel depuis une autre origine refusé : seule l'API /v1 l'accepte, "
+                                           "pour les origines d'api.cors_origins.")
+            return await response(scope, receive, send)
         is_login = path.endswith("/login")
         if not self.uploads and self._is_upload(scope, path, is_login):
             response = _json_response(403, "Envoi de fichier refusé : ce service n'accepte aucun fichier "
@@ -98,6 +160,11 @@ class RequestGuard:
                 await refusal(scope, receive, send)
                 return None
         body, replayed = b"".join(chunks), False
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"").lower()
+        if not content_type.startswith((b"multipart/", b"application/x-www-form-urlencoded")) and too_deep(body):
+            await _json_response(400, f"Corps de requête refusé : tableaux ou objets JSON imbriqués sur plus de "
+                                      f"{MAX_JSON_DEPTH} niveaux.", code="invalid_json")(scope, receive, send)
+            return None
 
         async def replay():
             nonlocal replayed
@@ -107,6 +174,12 @@ class RequestGuard:
             return await receive()
 
         return replay
+
+    @staticmethod
+    def _is_preflight(scope) -> bool:
+        headers = dict(scope.get("headers") or [])
+        return scope.get("method") == "OPTIONS" and b"origin" in headers \
+            and b"access-control-request-method" in headers
 
     def _is_upload(self, scope, path: str, is_login: bool) -> bool:
         if path.rsplit("/", 1)[-1] in self.UPLOAD_ROUTES:

@@ -138,3 +138,86 @@ def test_ask_generative_against_a_model_server(real_index_dir):
 def test_an_unknown_mode_is_refused_in_one_line(real_index_dir):
     result = run("ask", "--mode", "poetique", "Quel est le budget du PEPR IA ?", index_dir=real_index_dir)
     assert result.returncode == 1 and "answer.mode" in result.stderr and "Traceback" not in result.stderr
+
+
+def corpus_env(tmp_path, sources: dict[str, str], records: str | None = None) -> dict:
+    """A private corpus: source files by name, and one record file."""
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "programme").mkdir()
+    for name, text in sources.items():
+        (tmp_path / "sources" / name).write_text(text, encoding="utf-8")
+    if records is not None:
+        (tmp_path / "programme" / "records.yaml").write_text(records, encoding="utf-8")
+    return {"ASSISTANT_CORPUS__SOURCES_DIR": str(tmp_path / "sources"),
+            "ASSISTANT_CORPUS__PROGRAMME_DIR": str(tmp_path / "programme")}
+
+
+ZORGLUB = "Le laboratoire Zorglub du CNRS a été créé en 2019.\n\nIl étudie les réseaux de neurones frugaux.\n"
+
+
+def test_a_first_line_sentence_is_answered_and_a_file_with_only_a_title_is_reported(tmp_path):
+    """Issue 25, finding 5: the first line of a .txt without sidecar was its title only, so never an answer."""
+    env = corpus_env(tmp_path, {"zorglub.txt": ZORGLUB, "titre.txt": "Rapport annuel\n"})
+    problem = "titre.txt: aucun passage à indexer"
+    dry = run("index", "build", "--dry-run", env=env, index_dir=tmp_path / "idx")
+    assert dry.returncode == 0 and problem in dry.stdout, dry.stdout + dry.stderr
+    check = run("corpus", "check", env=env)
+    assert check.returncode == 1 and problem in check.stdout
+    build = run("index", "build", env=env, index_dir=tmp_path / "idx")
+    assert build.returncode == 0 and problem in build.stderr, build.stderr
+    answer = run("ask", "--json", "Quand le laboratoire Zorglub du CNRS a-t-il été créé ?", env=env,
+                 index_dir=tmp_path / "idx")
+    data = json.loads(answer.stdout)
+    assert not data["abstained"] and "2019" in data["answer"], data
+    assert data["citations"][0]["quote"] == "Le laboratoire Zorglub du CNRS a été créé en 2019."
+    # corpus show lists the indexed sentences, the first line among them
+    shown = run("corpus", "show", "zorglub", "titre", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [
+        "# zorglub — Le laboratoire Zorglub du CNRS a été créé en 2019.",
+        "Le laboratoire Zorglub du CNRS a été créé en 2019.", "Il étudie les réseaux de neurones frugaux.",
+        "# titre — Rapport annuel", "(aucun passage indexé)"]
+
+
+DUPLICATE_IN_ONE_FILE = """
+- id: prog
+  kind: programme
+  name: PROG
+  subject: Le programme PROG
+  description: Un programme national de recherche sur l'apprentissage automatique, imaginaire.
+  sources: [https://example.org/prog]
+- id: prog
+  kind: programme
+  name: PROG bis
+  subject: Le programme PROG bis
+  description: Un autre programme imaginaire.
+  sources: [https://example.org/prog-bis]
+"""
+
+
+def test_the_dry_run_refuses_what_the_build_refuses(tmp_path):
+    """Issue 25, finding 12: with an id defined twice in one file, the dry run said « 1 retiré », rc 0."""
+    env = corpus_env(tmp_path, {"zorglub.txt": ZORGLUB}, DUPLICATE_IN_ONE_FILE)
+    build = run("index", "build", env=env, index_dir=tmp_path / "idx")
+    assert build.returncode == 1 and "identifiant en double" in build.stderr, build.stderr
+    for args in (["--dry-run"], ["--dry-run", "--json"]):
+        dry = run("index", "build", *args, env=env, index_dir=tmp_path / "idx")
+        assert dry.returncode == 1 and dry.stdout == "", dry.stdout
+        assert dry.stderr == build.stderr  # the same refusal, word for word
+    assert not (tmp_path / "idx").exists() or not any((tmp_path / "idx").iterdir())
+
+
+def test_corpus_text_in_messages_is_printed_as_text_not_as_markup(tmp_path):
+    """Issue 25, finding 7: « [/x] » in a record crashed `index build` (rich MarkupError) after the switch, and
+    « [a-z0-9] » vanished from the schema message."""
+    env = corpus_env(tmp_path, {"zorglub.txt": ZORGLUB}, '- id: "[/x]"\n  kind: programme\n')
+    build = run("index", "build", env=env, index_dir=tmp_path / "idx")
+    assert build.returncode == 0 and "Traceback" not in build.stderr, build.stderr
+    assert "records.yaml › [/x]: champ id" in build.stderr and "'^[a-z0-9][a-z0-9-]*$'" in build.stderr
+    # the same text in an error (two sidecars claim the id « [/x] »): one line, not a traceback
+    for name in ("a", "b"):
+        (tmp_path / "sources" / f"{name}.txt").write_text(ZORGLUB, encoding="utf-8")
+        (tmp_path / "sources" / f"{name}.meta.yaml").write_text('id: "[/x]"\n', encoding="utf-8")
+    refused = run("index", "build", env=env, index_dir=tmp_path / "idx")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert "identifiant '[/x]' déjà pris par a.txt" in refused.stderr

@@ -89,3 +89,42 @@ def test_sidecar_values_become_json_safe(tmp_path):
     assert problems == []
     assert documents[0].metadata["date"] == "2024-01-01"
     json.dumps(documents[0].metadata)
+
+
+ZORGLUB = "Le laboratoire Zorglub du CNRS a été créé en 2019.\n\nIl étudie les réseaux de neurones frugaux.\n"
+
+
+def indexed_sentences(document):
+    from index.chunking import chunk_document
+
+    return [s for chunk in chunk_document(document) for s in chunk.sentence_texts()]
+
+
+def test_a_first_line_that_is_a_sentence_is_title_and_text_unless_a_sidecar_declares_it(tmp_path):
+    """Issue 25, finding 5: the first line of a .txt without sidecar became its title only, never a passage."""
+    from index.chunking import has_passages
+
+    (tmp_path / "zorglub.txt").write_text(ZORGLUB, encoding="utf-8")
+    (tmp_path / "one.txt").write_text(ZORGLUB.splitlines()[0] + "\n", encoding="utf-8")
+    (tmp_path / "declared.txt").write_text(ZORGLUB, encoding="utf-8")
+    (tmp_path / "declared.meta.yaml").write_text(f'title: "{ZORGLUB.splitlines()[0]}"\n', encoding="utf-8")
+    (tmp_path / "heading.txt").write_text("Le laboratoire Zorglub\n\nIl a été créé en 2019.\n", encoding="utf-8")
+    (tmp_path / "alone.txt").write_text("Rapport annuel\n", encoding="utf-8")
+    (tmp_path / "long.txt").write_text("Selon " + "M. Dupont et " * 1000 + "fin.", encoding="utf-8")
+    documents, problems = load_documents(tmp_path)
+    docs = {d.doc_id: d for d in documents}
+    assert problems == [] and docs["zorglub"].title == "Le laboratoire Zorglub du CNRS a été créé en 2019."
+    assert indexed_sentences(docs["zorglub"]) == ["Le laboratoire Zorglub du CNRS a été créé en 2019.",
+                                                  "Il étudie les réseaux de neurones frugaux."]
+    assert indexed_sentences(docs["one"]) == ["Le laboratoire Zorglub du CNRS a été créé en 2019."]
+    # a title the sidecar declares, or a first line that reads as a heading, stays out of the passages, as before
+    assert indexed_sentences(docs["declared"]) == ["Il étudie les réseaux de neurones frugaux."]
+    assert indexed_sentences(docs["heading"]) == ["Il a été créé en 2019."]
+    assert not has_passages(docs["alone"]) and indexed_sentences(docs["alone"]) == []
+    assert all(has_passages(docs[i]) for i in ("zorglub", "one", "declared", "heading"))
+    # a title found in the text is short; the long line it was cut from is text
+    assert docs["long"].title.startswith("Selon M. Dupont et") and len(docs["long"].title) <= 122
+    assert indexed_sentences(docs["long"]) == [docs["long"].text]
+    # the seed article's sidecar declares its title: its first line is still not a passage
+    (seed,), _ = load_documents(corpus.SOURCES_DIR)
+    assert seed.title_declared and indexed_sentences(seed)[0].startswith("Dans un contexte de compétition")

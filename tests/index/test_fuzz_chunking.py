@@ -1,10 +1,16 @@
 """Property-based fuzzing of the sentence splitter and chunker: every sentence and every chunk is an exact
-slice of its document, in order, never across a paragraph (but for a broken line), whatever the text."""
+slice of its document, in order, never across a paragraph (but for a broken line), whatever the text; and the
+time they take grows with the length of the text, not its square."""
 
 from __future__ import annotations
 
+import gc
 import re
+import signal
+import time
+from contextlib import contextmanager
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,3 +46,52 @@ def test_chunks_and_their_sentences_are_exact_slices(text, max_chars, overlap):
         assert chunk.text == doc.text[chunk.start:chunk.end]
         for (a, b), sentence in zip(chunk.sentences, chunk.sentence_texts()):
             assert 0 <= a < b <= len(chunk.text) and sentence == doc.text[chunk.start + a:chunk.start + b]
+
+
+# Runs that made splitting quadratic (issue 25, finding 3): abbreviations re-read from the start of the sentence,
+# protected names scanned at every boundary, broken lines re-sliced, dots tried once per dot. The base size makes
+# the first run take about 0.05 s of CPU here; the old splitter needed minutes for each of them.
+HOSTILE_RUNS = [("M. ", 128_000), ("A. ", 128_000), ("Selon M. Dupont et ", 512_000), ("Hi! PARIS ", 512_000),
+                ("a\n\n", 64_000), (".", 512_000)]
+
+
+@contextmanager
+def deadline(seconds: float, what: str):
+    """Fail instead of hanging: a quadratic splitter takes hours on these sizes, not a few times longer."""
+    def expire(*_):
+        raise TimeoutError(f"{what}: more than {seconds} s, splitting is not linear")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def chunking_seconds(texts: list[str], repeats: int = 3) -> list[float]:
+    """The best of ``repeats`` CPU times to chunk each text: CPU time of this process, sizes taken in turn, so that
+    the other work of a shared machine does not read as growth."""
+    docs = [Document("d", "Titre", text, "https://example.org", "h") for text in texts]
+    best = [float("inf")] * len(docs)
+    for _ in range(repeats):
+        for i, doc in enumerate(docs):
+            gc.collect()
+            gc.disable()  # a collection landing in one run only would read as growth
+            try:
+                started = time.process_time()
+                chunks = chunk_document(doc)
+                best[i] = min(best[i], time.process_time() - started)
+            finally:
+                gc.enable()
+            assert chunks and all(c.text == doc.text[c.start:c.end] for c in chunks)
+    return best
+
+
+@pytest.mark.parametrize("unit, size", HOSTILE_RUNS, ids=[repr(u) for u, _ in HOSTILE_RUNS])
+def test_splitting_time_grows_linearly_on_runs_of_abbreviations_names_lines_and_dots(unit, size):
+    with deadline(30, repr(unit)):
+        seconds = chunking_seconds(["Titre\n\n" + unit * (size * k // len(unit)) for k in (1, 2, 4)])
+    per_doubling = (seconds[2] / seconds[0]) ** 0.5  # linear: 2; quadratic: 4
+    assert per_doubling < 2.6, (unit, seconds)
