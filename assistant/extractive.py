@@ -59,9 +59,9 @@ class ExtractiveAnswerer:
         min_confidence: Below this confidence the answer abstains.
     """
 
-    def __init__(self, index: LoadedIndex, backend: str, *, max_sentences: int = 3, min_confidence: float = -0.74,
-                 dense_weight: float = 0.5, unknown_penalty: float = 3.0, unsupported_penalty: float = 2.0,
-                 min_dense_english: float = 0.0879, reader: str = "rules", reader_shortlist: int = 20,
+    def __init__(self, index: LoadedIndex, backend: str, *, max_sentences: int = 3, min_confidence: float = -0.8998,
+                 dense_weight: float = 1.0, unknown_penalty: float = 3.0, unsupported_penalty: float = 2.0,
+                 min_dense_english: float = 0.2074, reader: str = "rules", reader_shortlist: int = 20,
                  min_reader: float | None = None):
         self.index = index
         self.low, self.high = DENSE_SCALE.get(backend, (0.0, 1.0))

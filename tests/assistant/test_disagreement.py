@@ -47,10 +47,6 @@ def build(tmp_path, clean_settings, amount):
     return build(settings)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "since the e5 ONNX int8 embedder (issue 15) the article's « doté de 5 euros » sentence scores 0.685 of the best "
-    "sentence's dense score, under the 0.7 that makes two figures comparable; 0.6 would catch it but gives dev-010 "
-    "a false disagreement (the PEPR IA's 73 M€ against one of its calls): a learned relevance score is issue 16's"))
 def test_a_document_contradicting_a_record_on_an_amount_is_shown_beside_it(tmp_path, clean_settings):
     assistant = build(tmp_path, clean_settings, "5 euros")
     answer = assistant.ask("Quel est le budget du programme PROG ?")

@@ -130,7 +130,7 @@ def test_the_default_gives_the_vectors_of_sentence_transformers_onnx_backend(fol
     through_light = np.stack([light.encode_query(q) for q in questions])
     # llama-index's batch hook hands texts over 32 at a time; sentence-transformers sorts what it is given by
     # length, then batches: the same batches when both are handed the same texts
-    passages_light = OnnxEncoder.shared(folder, "onnx/model_qint8.onnx").encode(corpus_texts, "document", 32)
+    passages_light = OnnxEncoder.shared(folder, "onnx/model_qint8_avx2.onnx").encode(corpus_texts, "document", 32)
     assert light._model_obj is None  # nothing but ONNX Runtime was loaded
     model = full.model()
     assert model.get_backend() == "onnx"
@@ -198,7 +198,7 @@ def test_damaged_weights_are_refused_and_leave_nothing(tmp_path, damage):
 def test_a_folder_that_is_not_converted_says_how_to_convert(tmp_path):
     (tmp_path / "modules.json").write_text("[]")
     with pytest.raises(BackendUnavailable, match="python -m index.e5_model"):
-        OnnxEncoder(tmp_path, "onnx/model_qint8.onnx")
+        OnnxEncoder(tmp_path, "onnx/model_qint8_avx2.onnx")
     with pytest.raises(BackendUnavailable, match="sentence-transformers"):
         SentenceTransformerEmbedding(model_name=str(tmp_path / "nowhere")).encode_query("x")
 

