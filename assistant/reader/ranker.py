@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from corpus.errors import BackendUnavailable
+
 FILE = Path(__file__).resolve().parent / "ranker.json"
 
 # Every feature the ranker reads, as the answerer names them (assistant/extractive.py, ``Candidate.features``),
@@ -24,8 +26,9 @@ FEATURES = ("reader", "cosine", "coverage", "type", "rank", "subject", "field", 
             "position", "record", "short", "alias", "context_coverage", "context_cosine")
 
 
-class RankerError(RuntimeError):
-    """The ranker's file is missing or does not describe a ranker."""
+class RankerError(BackendUnavailable):
+    """The ranker's file is missing or does not describe a ranker: the learned reader cannot run (the CLI says so in
+    one line and exits 1, as for any :class:`~corpus.errors.AssistantError`)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,8 @@ class Ranker:
     abstention: Abstention | None = None  # the question-level model, when fitted: it decides refusal instead
 
     @classmethod
-    def load(cls, path: Path = FILE) -> Ranker:
+    def load(cls, path: Path | None = None) -> Ranker:
+        path = FILE if path is None else path  # read at call time: a test points FILE at a damaged copy
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             if tuple(data["features"]) != FEATURES:

@@ -190,3 +190,18 @@ def test_limits_are_settings_with_bounds():
     with pytest.raises(ValueError):
         LimitsSettings(history_turns=-1)
     assert LimitsSettings(history_turns=3).history_turns == 3
+
+
+def test_a_damaged_ranker_is_one_line_and_exit_1(real_index_dir, tmp_path):
+    """answer.reader = learned with a damaged ranker.json: a one-line error and exit 1, no traceback (issue 26)."""
+    broken = tmp_path / "ranker.json"
+    broken.write_text('{"features": ["reader"], "model": ', encoding="utf-8")  # cut short, as by a full disk
+    wrapper = ("import sys; from pathlib import Path; import assistant.reader.ranker as r; "
+               f"r.FILE = Path({str(broken)!r}); from assistant.cli import main; sys.argv[0] = 'assistant'; main()")
+    result = subprocess.run([sys.executable, "-c", wrapper, "ask", "--json", "Quel est le budget du PEPR IA ?"],
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "ASSISTANT_INDEX__DIR": str(real_index_dir),
+                                 "ASSISTANT_ANSWER__READER": "learned"})
+    assert result.returncode == 1 and result.stdout == ""
+    assert "Traceback" not in result.stderr and "Classement appris illisible" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
