@@ -95,3 +95,16 @@ def test_splitting_time_grows_linearly_on_runs_of_abbreviations_names_lines_and_
         seconds = chunking_seconds(["Titre\n\n" + unit * (size * k // len(unit)) for k in (1, 2, 4)])
     per_doubling = (seconds[2] / seconds[0]) ** 0.5  # linear: 2; quadratic: 4
     assert per_doubling < 2.6, (unit, seconds)
+
+
+@pytest.mark.slow
+def test_splitting_stays_linear_up_to_the_document_limit():
+    """The worst run above (« M. » repeated: one sentence that never ends) at a quarter, half and all of
+    ``limits.document_bytes``: a file as large as the corpus accepts costs twice the half-size one, not four times."""
+    from assistant.settings import LimitsSettings
+
+    limit = LimitsSettings().document_bytes
+    with deadline(120, "M. × 20 MB"):
+        seconds = chunking_seconds(["Titre\n\n" + "M. " * (limit * k // 4 // 3) for k in (1, 2, 4)], repeats=1)
+    per_doubling = (seconds[2] / seconds[0]) ** 0.5
+    assert per_doubling < 2.6, seconds
