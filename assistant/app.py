@@ -9,14 +9,14 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from assistant.answer import Answer, needs_context
-from assistant.extractive import ExtractiveAnswerer
-from assistant.followup import antecedent, condense, is_follow_up, points_back
-from assistant.generative import NOTICES, GenerativeAnswerer, condense_with_llm
-from assistant.lexicon import expand
-from assistant.llm import make_backend
-from assistant.question import ParsedQuestion
-from assistant.retrieval import HybridRetriever
+from assistant.compose.answer import Answer, needs_context
+from assistant.read.extractive import ExtractiveAnswerer
+from assistant.query.followup import antecedent, condense, is_follow_up, points_back
+from assistant.generate.answerer import NOTICES, GenerativeAnswerer, condense_with_llm
+from assistant.query.lexicon import expand
+from assistant.generate.backends import make_backend
+from assistant.query.wording import ParsedQuestion
+from assistant.retrieve.hybrid import HybridRetriever
 from assistant.settings import Settings, offline_environment
 from corpus.errors import AssistantError, BackendUnavailable, CorpusError, InvalidQuestion
 from corpus.safeyaml import CorpusLimits

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
-from assistant.scoring import Expectation
+from assistant.evaluate.expectations import Expectation
 from corpus.errors import AssistantError
 
 INPUT_FORMATS = ("jsonl", "csv", "txt")

@@ -247,7 +247,7 @@ def _preload_question_encoder(settings) -> None:
 
         preload(folder, onnx_file)
     if settings.answer.reader == "learned":
-        from assistant.reader.model import Reader
+        from assistant.read.learned import Reader
 
         Reader.preload()
 
@@ -269,7 +269,7 @@ def ask(
         os.environ["ASSISTANT_ANSWER__MODE"] = mode
     settings = load_settings()
     _preload_question_encoder(settings)
-    from assistant.answer import Answer
+    from assistant.compose.answer import Answer
     from assistant.app import build
 
     assistant = build(settings)
@@ -405,7 +405,7 @@ def eval_command(
     """
     from assistant.app import build
     from assistant.batch import read_items
-    from assistant.evaluation import calibrate, compare, evaluate_item, run_eval
+    from assistant.evaluate.metrics import calibrate, compare, evaluate_item, run_eval
 
     from assistant.app import MODES
 

@@ -107,7 +107,7 @@ class AnswerSettings(Section):
                                                                 "meilleures selon les scores simples")
     min_reader: float | None = Field(None, ge=0, le=1, description="Lecteur entraîné : probabilité de la meilleure "
                                      "phrase sous laquelle l'assistant s'abstient ; vide = le modèle d'abstention "
-                                     "par question ajusté avec le classement (assistant/reader/ranker.json)")
+                                     "par question ajusté avec le classement (assistant/read/ranker.json)")
     max_question_chars: int = Field(2000, ge=10, le=100_000)
 
 

@@ -39,7 +39,7 @@ NOT_ANSWERING = {
     ("assistant.app", "build_index_from_settings"): "builds an index version (`assistant index build`)",
     ("assistant.app", "index_status"): "reports the index and corpus changes (`assistant index status`, admin tab)",
     ("assistant.app", "plan_index_build"): "plans a build (`assistant index build --dry-run`)",
-    ("assistant.retrieval", "HybridRetriever._retrieve"):
+    ("assistant.retrieve.hybrid", "HybridRetriever._retrieve"):
         "llama-index's retrieve() hook for other applications; Assistant.ask_stream calls search() directly",
 }
 # Modules kept in the answer path although much of them is build or loading code (said in the report).

@@ -1,4 +1,4 @@
-"""The external benchmark (assistant/reader/benchmark.py): FQuAD paragraphs indexed as documents, questions nobody
+"""The external benchmark (training/reader/benchmark.py): FQuAD paragraphs indexed as documents, questions nobody
 here wrote, every answerer and both baselines side by side in one run.
 
 Usage: .venv/bin/python bench/external_qa.py [--part held_out|fit|train|calibration] [--questions 400] [--removed 100] [--seed 16]
@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
-    from assistant.reader.benchmark import ANSWERERS, run, table
-    from assistant.reader.fquad import DEFAULT_FILE, PARTS, DatasetError
+    from training.reader.benchmark import ANSWERERS, run, table
+    from training.reader.fquad import DEFAULT_FILE, PARTS, DatasetError
     from assistant.settings import Settings, offline_environment
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -37,7 +37,7 @@ def engine_retriever():
     from llama_index.core.base.base_retriever import BaseRetriever
     from llama_index.core.schema import NodeWithScore
 
-    from assistant.nodes import to_node
+    from assistant.llamaindex import to_node
 
     class EngineRetriever(BaseRetriever):
         """One engine's ranking with its own scores (cosine, or BM25), as llama-index's fusion modes expect."""
@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from assistant.app import build
     from assistant.batch import read_items
-    from assistant.nodes import BackendLLM
-    from assistant.retrieval import HybridRetriever
+    from assistant.llamaindex import BackendLLM
+    from assistant.retrieve.hybrid import HybridRetriever
     from assistant.settings import Settings
 
     EngineRetriever = engine_retriever()

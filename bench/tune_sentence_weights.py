@@ -13,8 +13,8 @@ from pathlib import Path
 
 from assistant.app import build
 from assistant.batch import read_items
-from assistant.extractive import SENTENCE_WEIGHTS
-from assistant.followup import condense
+from assistant.read.extractive import SENTENCE_WEIGHTS
+from assistant.query.followup import condense
 from assistant.settings import Settings
 
 GRID = {"dense": [0.3, 0.45, 0.6, 0.8], "coverage": [0.15, 0.25, 0.35, 0.5], "type": [0.06, 0.12, 0.2],

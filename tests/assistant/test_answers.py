@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from assistant.answer import ABSTAIN_EN, ABSTAIN_FR, Answer, Citation, verify_citations
-from assistant.followup import condense, is_follow_up
+from assistant.compose.answer import ABSTAIN_EN, ABSTAIN_FR, Answer, Citation, verify_citations
+from assistant.query.followup import condense, is_follow_up
 from corpus.errors import InvalidQuestion
 
 pytestmark = pytest.mark.slow

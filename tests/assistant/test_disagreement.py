@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from assistant.answer import verify_citations
+from assistant.compose.answer import verify_citations
 from assistant.settings import CorpusSettings, IndexSettings
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant.batch import read_items
-from assistant.evaluation import ItemResult, calibrate, compare, evaluate_item, metrics, run_eval
+from assistant.evaluate.metrics import ItemResult, calibrate, compare, evaluate_item, metrics, run_eval
 
 pytestmark = pytest.mark.slow
 
@@ -123,8 +123,8 @@ def test_a_generative_eval_reports_what_the_model_wrote_and_why_it_fell_back(rea
     import dataclasses
 
     from assistant.batch import BatchItem
-    from assistant.generative import GenerativeAnswerer
-    from assistant.llm import OpenAIBackend
+    from assistant.generate.answerer import GenerativeAnswerer
+    from assistant.generate.backends import OpenAIBackend
     from tests.llm_server import FakeLLMServer
 
     items = [i for i in read_items(DEV, "jsonl") if i.id in {"dev-001", "dev-002", "dev-003"}]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from assistant.figures import stated_figure
-from assistant.question import counted_terms
+from assistant.decide.figures import stated_figure
+from assistant.query.wording import counted_terms
 
 DOCTORANTS = "Combien de doctorants ont été formés dans le cadre du PEPR IA ?"
 

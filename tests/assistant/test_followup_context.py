@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from assistant.answer import verify_citations
-from assistant.followup import points_back
+from assistant.compose.answer import verify_citations
+from assistant.query.followup import points_back
 
 HUGE_TURN = "Qu'est-ce que le PEPR IA ? " * 200  # longer than any question may be: never used as history
 

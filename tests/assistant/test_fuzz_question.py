@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.app import Assistant
-from assistant.figures import stated_figure
-from assistant.question import (asked_attributes, definition_target, expected_type, is_english, refusal_reason,
+from assistant.decide.figures import stated_figure
+from assistant.query.wording import (asked_attributes, definition_target, expected_type, is_english, refusal_reason,
                                 restrictive_qualifiers)
 from assistant.settings import Settings
 from corpus.errors import InvalidQuestion

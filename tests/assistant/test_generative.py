@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from assistant.answer import Answer, verify_citations
-from assistant.generative import GenerativeAnswerer
-from assistant.llm import OllamaBackend, OpenAIBackend
+from assistant.compose.answer import Answer, verify_citations
+from assistant.generate.answerer import GenerativeAnswerer
+from assistant.generate.backends import OllamaBackend, OpenAIBackend
 from tests.llm_server import FakeLLMServer
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.grounding import CLOSE, OPEN, Passage, build_prompt, check_answer, split_answer, unconfirmed
+from assistant.generate.grounding import CLOSE, OPEN, Passage, build_prompt, check_answer, split_answer, unconfirmed
 from corpus.documents import Document
 from index.chunking import chunk_document
 

@@ -14,9 +14,9 @@ import textwrap
 
 import pytest
 
-from assistant.answer import verify_citations
-from assistant.generative import GenerativeAnswerer
-from assistant.llm import OpenAIBackend
+from assistant.compose.answer import verify_citations
+from assistant.generate.answerer import GenerativeAnswerer
+from assistant.generate.backends import OpenAIBackend
 from assistant.settings import CorpusSettings, IndexSettings, LimitsSettings
 from tests.assistant.test_disagreement import RECORD  # the same imaginary programme
 from tests.llm_server import FakeLLMServer
@@ -196,7 +196,7 @@ def test_a_damaged_ranker_is_one_line_and_exit_1(real_index_dir, tmp_path):
     """answer.reader = learned with a damaged ranker.json: a one-line error and exit 1, no traceback (issue 26)."""
     broken = tmp_path / "ranker.json"
     broken.write_text('{"features": ["reader"], "model": ', encoding="utf-8")  # cut short, as by a full disk
-    wrapper = ("import sys; from pathlib import Path; import assistant.reader.ranker as r; "
+    wrapper = ("import sys; from pathlib import Path; import assistant.read.ranker as r; "
                f"r.FILE = Path({str(broken)!r}); from assistant.cli import main; sys.argv[0] = 'assistant'; main()")
     result = subprocess.run([sys.executable, "-c", wrapper, "ask", "--json", "Quel est le budget du PEPR IA ?"],
                             capture_output=True, text=True, timeout=300,

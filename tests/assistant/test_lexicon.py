@@ -1,4 +1,4 @@
-from assistant.lexicon import expand
+from assistant.query.lexicon import expand
 
 
 def test_everyday_words_reach_the_corpus_vocabulary():

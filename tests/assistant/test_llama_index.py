@@ -10,7 +10,7 @@ from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.response_synthesizers.no_text import NoText
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from assistant.nodes import BackendLLM, ReaderPostprocessor, from_node, to_node
+from assistant.llamaindex import BackendLLM, ReaderPostprocessor, from_node, to_node
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +93,7 @@ def test_the_generator_is_a_llama_index_llm_fed_with_the_quotes(real_assistant):
 
 @pytest.mark.llm
 def test_the_local_model_answers_through_llama_index(real_assistant, tmp_path_factory):
-    from assistant.llm import LocalBackend
+    from assistant.generate.backends import LocalBackend
 
     backend = LocalBackend(None, tmp_path_factory.mktemp("models"))
     llm = BackendLLM(backend=backend, max_tokens=128)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from assistant.llm import GenerationFailed, OllamaBackend, OpenAIBackend, Prompt
+from assistant.generate.backends import GenerationFailed, OllamaBackend, OpenAIBackend, Prompt
 from tests.llm_server import FakeLLMServer
 
 PROMPT = Prompt(text="unused", messages=[{"role": "system", "content": "règles"}, {"role": "user", "content": "question"}])

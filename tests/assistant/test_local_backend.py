@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from assistant.answer import Answer, verify_citations
-from assistant.generative import GenerativeAnswerer
-from assistant.llm import GenerationFailed, LocalBackend, Prompt, packaged_model_path
+from assistant.compose.answer import Answer, verify_citations
+from assistant.generate.answerer import GenerativeAnswerer
+from assistant.generate.backends import GenerationFailed, LocalBackend, Prompt, packaged_model_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
 

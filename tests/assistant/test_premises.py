@@ -2,8 +2,8 @@
 
 import pytest
 
-from assistant.premises import Evidence, unsupported_premise
-from assistant.question import asked_attributes, restrictive_qualifiers
+from assistant.decide.premises import Evidence, unsupported_premise
+from assistant.query.wording import asked_attributes, restrictive_qualifiers
 
 # A real fiche line of the corpus: it names Inria, but states a director for the CNRS only.
 DIRECTOR = ("PEPR IA — direction : Jamal Atif, directeur du PEPR IA pour le CNRS (page reprenant l'article CNRS "

@@ -1,4 +1,4 @@
-from assistant.question import asks_for_latest, cued_field_groups, expected_type, is_english, refusal_reason
+from assistant.query.wording import asks_for_latest, cued_field_groups, expected_type, is_english, refusal_reason
 
 
 def test_private_data_and_off_task_requests_are_refused():
@@ -48,7 +48,7 @@ def test_english_is_told_by_its_function_words():
 
 
 def test_a_question_is_read_once_and_reads_as_the_functions_do():
-    from assistant import question as q
+    from assistant.query import wording as q
 
     text = "Combien de start-up spécialisées en intelligence artificielle sont issues du CNRS en 2024 ?"
     reading = q.ParsedQuestion(text, "requête élargie")

@@ -10,8 +10,8 @@ import shutil
 import numpy as np
 import pytest
 
-from assistant.reader import fquad
-from assistant.reader.model import ADAPTER, FOLDER, Reader, adapter_provenance, is_current
+from training.reader import fquad
+from assistant.read.learned import ADAPTER, FOLDER, Reader, adapter_provenance, is_current
 from corpus.errors import BackendUnavailable
 
 needs_fquad = pytest.mark.skipif(not fquad.DEFAULT_FILE.is_file(), reason="FQuAD absent (../shared/data/fquad-train)")
@@ -49,7 +49,7 @@ def test_the_committed_adapter_is_small_licensed_and_checked_by_hash(tmp_path):
     weights = ADAPTER / "adapter_model.safetensors"
     assert weights.stat().st_size <= 10 * 1024 * 1024
     provenance = adapter_provenance()
-    assert "CC BY-NC-SA 3.0" in provenance["licence"] and provenance["command"].startswith("python -m assistant.reader")
+    assert "CC BY-NC-SA 3.0" in provenance["licence"] and provenance["command"].startswith("python -m training.reader")
     damaged = tmp_path / "adapter"
     shutil.copytree(ADAPTER, damaged)
     data = bytearray((damaged / "adapter_model.safetensors").read_bytes())
@@ -80,7 +80,7 @@ def test_the_reader_folder_made_by_make_install_is_current_and_reads():
 
 
 def test_a_missing_reader_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(BackendUnavailable, match="python -m assistant.reader.model"):
+    with pytest.raises(BackendUnavailable, match="python -m assistant.read.learned"):
         Reader(tmp_path / "nowhere")
 
 
@@ -96,7 +96,7 @@ FLOORS = {"rules": {"contains2": 0.575, "first": 0.55, "abstained": 0.25, "remov
 def test_floors_on_a_fixed_slice_of_the_held_out_articles(tmp_path):
     """Two held-out FQuAD articles indexed as documents, 40 of their questions, 10 more with their paragraph removed;
     the floors sit under what this very slice measured, for both answerers."""
-    from assistant.reader.benchmark import run
+    from training.reader.benchmark import run
     from assistant.settings import Settings
 
     settings = Settings()
@@ -119,7 +119,7 @@ def test_floors_on_a_fixed_slice_of_the_held_out_articles(tmp_path):
 
 
 def test_the_committed_ranker_loads_and_weighs_the_reader_up(tmp_path):
-    from assistant.reader.ranker import FEATURES, FILE, Ranker, RankerError, matrix
+    from assistant.read.ranker import FEATURES, FILE, Ranker, RankerError, matrix
 
     ranker = Ranker.load()
     data = json.loads(FILE.read_text(encoding="utf-8"))
@@ -140,7 +140,7 @@ def test_the_committed_ranker_loads_and_weighs_the_reader_up(tmp_path):
 
 
 def test_the_question_level_abstention_model_loads_and_prefers_a_sure_shortlist(tmp_path):
-    from assistant.reader.ranker import FILE, QUESTION_FEATURES, Ranker, RankerError, question_features
+    from assistant.read.ranker import FILE, QUESTION_FEATURES, Ranker, RankerError, question_features
 
     ranker = Ranker.load()
     data = json.loads(FILE.read_text(encoding="utf-8"))

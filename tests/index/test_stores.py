@@ -193,7 +193,7 @@ def test_dev_and_test_answers_agree_on_both_engines(tmp_path, real_index_dir, re
 
     from assistant.app import build, build_index_from_settings
     from assistant.batch import read_items
-    from assistant.evaluation import run_eval
+    from assistant.evaluate.metrics import run_eval
 
     shutil.copytree(real_index_dir, tmp_path / "index")
     uri = str(tmp_path / "milvus" / "real.db")

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from assistant.generative import GenerativeAnswerer
-from assistant.llm import OpenAIBackend
+from assistant.generate.answerer import GenerativeAnswerer
+from assistant.generate.backends import OpenAIBackend
 from tests.llm_server import FakeLLMServer
 from tests.ui.test_gradio_app import free_port, last_text
 

@@ -76,7 +76,7 @@ def test_out_of_corpus_and_empty_questions_get_a_clear_message(client):
 
 
 def test_answers_render_as_text_never_as_html_or_remote_images(client):
-    from assistant.answer import Answer
+    from assistant.compose.answer import Answer
     from ui.render import render_answer, render_sources
 
     hostile = Answer(question="q", answer="<img src=x onerror=alert(1)> ![](http://evil.example/x.png) <script>x</script>",

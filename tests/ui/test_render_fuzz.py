@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from assistant.answer import Answer, Citation
+from assistant.compose.answer import Answer, Citation
 from tests.ui.gradio_markdown import GradioMarkdown, Unavailable, commonmark_html
 from ui.render import _md, _unmd, render_answer, render_sources
 

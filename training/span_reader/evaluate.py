@@ -186,7 +186,7 @@ def speed(model, tokenizer, text: str, windows: int = 5, tokens: int = MAX_TOKEN
 
 def part_questions(part: str, n: int | None, seed: int = SEED):
     """The articles of an FQuAD part and ``n`` of its questions drawn with ``seed``."""
-    from assistant.reader.fquad import DEFAULT_FILE, load, sample, split
+    from training.reader.fquad import DEFAULT_FILE, load, sample, split
 
     articles = split(load(DEFAULT_FILE), DEFAULT_FILE)[part]
     questions = [q for a in articles for q in a.questions]

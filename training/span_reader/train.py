@@ -156,7 +156,7 @@ def train(args) -> dict:
     import transformers
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup, set_seed
 
-    from assistant.reader.fquad import DEFAULT_FILE, SPLIT_FILE, file_hash, load, split
+    from training.reader.fquad import DEFAULT_FILE, SPLIT_FILE, file_hash, load, split
     from index.e5_model import sha256_file
 
     torch.set_num_threads(args.threads)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from assistant.llm import Prompt
+from assistant.generate.backends import Prompt
 from corpus.injection import addresses_assistant
 from index.chunking import Chunk
 from index.text import analyze, fold

@@ -8,17 +8,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answer import ABSTAIN_EN, ABSTAIN_FR, Answer, Citation
-from assistant.premises import Evidence, unsupported_premise
-from assistant.retrieval import Hit
+from assistant.compose.answer import ABSTAIN_EN, ABSTAIN_FR, Answer, Citation
+from assistant.decide.premises import Evidence, unsupported_premise
+from assistant.retrieve.hybrid import Hit
 from corpus.injection import addresses_assistant
 from index.build import LoadedIndex
-from assistant.agreement import (DISAGREEMENT_EN, DISAGREEMENT_FR, attributed, contradiction, corroboration,
+from assistant.decide.agreement import (DISAGREEMENT_EN, DISAGREEMENT_FR, attributed, contradiction, corroboration,
                                  disagreeing, headline_figure, without_repeats)
-from assistant.definitions import Definitions
-from assistant.fiche import record_field, record_group, record_value
-from assistant.figures import stated_figure
-from assistant.question import ParsedQuestion, field_asked, parsed, type_match
+from assistant.compose.definitions import Definitions
+from assistant.compose.records import record_field, record_group, record_value
+from assistant.decide.figures import stated_figure
+from assistant.query.wording import ParsedQuestion, field_asked, parsed, type_match
 from index.text import analyze, analyze_words, fold, term_set
 
 # Cosine similarities of a query with its best sentence, mapped to [0, 1]: below ``low`` the
@@ -41,7 +41,7 @@ class Candidate:
     dense: float
     coverage: float
     reader: float | None = None  # the learned reader's probability that the sentence answers, when it read it
-    # What the score was made of, for the learned ranker (assistant/reader/ranker.py) and for fitting it.
+    # What the score was made of, for the learned ranker (assistant/read/ranker.py) and for fitting it.
     features: dict = field(default_factory=dict)
 
 
@@ -80,8 +80,8 @@ class ExtractiveAnswerer:
         self.reader = self.ranker = None
         self.second_ratio = 0.9  # a second sentence nearly as good as the best joins it
         if reader == "learned":
-            from assistant.reader.model import Reader
-            from assistant.reader.ranker import Ranker
+            from assistant.read.learned import Reader
+            from assistant.read.ranker import Ranker
 
             self.reader, self.ranker = Reader.shared(), Ranker.load()
             self.second_ratio = self.ranker.second_ratio
@@ -152,7 +152,7 @@ class ExtractiveAnswerer:
             signals["premise"] = premise
         if best.reader is not None and self.ranker.abstention is not None and self.min_reader_set is None:
             # the question-level model: does the corpus answer this question at all?
-            from assistant.reader.ranker import question_features
+            from assistant.read.ranker import question_features
 
             shortlist = [c for c in candidates if c.reader is not None]
             alone = premise if len(chosen) == 1 else unsupported_premise(question, [self._evidence(best)])
@@ -241,7 +241,7 @@ class ExtractiveAnswerer:
         """The ``reader_shortlist`` best candidates by the simple scores, ranked by the learned ranker's probability
         (the reader's score with the evidence above); the rest after them."""
         shortlist, rest = self.read(question, candidates)
-        from assistant.reader.ranker import matrix
+        from assistant.read.ranker import matrix
 
         probabilities = self.ranker.probabilities(matrix([c.features for c in shortlist],
                                                          [c.features["reader"] for c in shortlist]))

@@ -1,4 +1,4 @@
-"""``make fit-ranker``: fit the learned ranker (assistant/reader/ranker.py) and its answer policy.
+"""``make fit-ranker``: fit the learned ranker (assistant/read/ranker.py) and its answer policy.
 
 Fitted on the *calibration* part of FQuAD (articles the reader was not trained on, never the held-out part) and on
 eval/dev_qa.jsonl, never on eval/test_qa.jsonl:
@@ -18,9 +18,9 @@ eval/dev_qa.jsonl, never on eval/test_qa.jsonl:
    are its negatives), its threshold chosen under the same false-abstention limit; cross-validated by question
    against the single threshold above (``abstention_fit`` in ranker.json).
 
-    python -m assistant.reader.fit_ranker [--questions 600] [--removed 200] [--seed 61] [--recollect]
+    python -m training.reader.fit_ranker [--questions 600] [--removed 200] [--seed 61] [--recollect]
 
-Writes assistant/reader/ranker.json (with the data's hashes and the figures on the fit sets) and keeps the
+Writes assistant/read/ranker.json (with the data's hashes and the figures on the fit sets) and keeps the
 collected rows in var/ranker/rows.json, so that refitting does not ask again.
 """
 
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.reader.ranker import FEATURES, FILE, Ranker, matrix
+from assistant.read.ranker import FEATURES, FILE, Ranker, matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = ROOT / "var" / "ranker" / "rows.json"
@@ -44,7 +44,7 @@ DEV = ROOT / "eval" / "dev_qa.jsonl"
 
 def _collect_questions(assistant, answerer, asked, label, source: str, progress) -> list[dict]:
     """One entry per question: its shortlist's feature rows, labels and premise flags."""
-    from assistant.premises import unsupported_premise
+    from assistant.decide.premises import unsupported_premise
 
     out = []
     started = time.perf_counter()
@@ -71,9 +71,9 @@ def _collect_questions(assistant, answerer, asked, label, source: str, progress)
 def collect(questions: int, removed: int, seed: int, progress=print) -> dict:
     from assistant.app import build, settings_embedder
     from assistant.batch import BatchItem, read_items
-    from assistant.reader.benchmark import contains, prepare
-    from assistant.reader.fquad import DEFAULT_FILE, file_hash
-    from assistant.reader.model import Reader
+    from training.reader.benchmark import contains, prepare
+    from training.reader.fquad import DEFAULT_FILE, file_hash
+    from assistant.read.learned import Reader
     from assistant.settings import Settings
     from index.build import build_index
 
@@ -199,7 +199,7 @@ def fit(data: dict, max_false_abstention: float = 0.05, C: float = 1.0) -> dict:
 
 
 def _question_rows(entries: list[dict], P: list[np.ndarray]) -> np.ndarray:
-    from assistant.reader.ranker import question_features
+    from assistant.read.ranker import question_features
 
     rows = []
     for entry, p in zip(entries, P):
@@ -216,7 +216,7 @@ def fit_abstention(entries: list[dict], P: list[np.ndarray], max_false_abstentio
     Returns the model as ranker.json stores it and the refusals it gives on ``entries``."""
     from sklearn.linear_model import LogisticRegression
 
-    from assistant.reader.ranker import QUESTION_FEATURES, Abstention
+    from assistant.read.ranker import QUESTION_FEATURES, Abstention
 
     X = _question_rows(entries, P)
     y = np.array([e["answerable"] for e in entries], bool)
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = fit(data, args.max_false_abstention)
     result["provenance"] = {
-        "command": "python -m assistant.reader.fit_ranker " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m training.reader.fit_ranker " + " ".join(argv if argv is not None else sys.argv[1:]),
         "data": {"fquad_sha256": data["fquad_sha256"], "fquad_part": "calibration", "questions": data["questions"],
                  "removed": data["removed"], "seed": data["seed"], "dev": "eval/dev_qa.jsonl",
                  "shortlist": data["shortlist"]},

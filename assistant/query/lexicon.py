@@ -73,7 +73,7 @@ ENGLISH_FRENCH: dict[str, str] = {
 
 def expand(question) -> str:
     """Words to add to the search query for ``question`` (text or a ParsedQuestion; empty when nothing applies)."""
-    from assistant.question import parsed
+    from assistant.query.wording import parsed
 
     reading = parsed(question)
     extra = [words for pattern, words in EXPANSIONS if re.search(pattern, reading.folded)]
@@ -84,7 +84,7 @@ def expand(question) -> str:
 
 
 # Words that state an attribute a question names otherwise (« quelles sont leurs obligations ? » is answered by
-# « à condition de publier »), for the premise check of assistant/premises.py. General French, not this corpus.
+# « à condition de publier »), for the premise check of assistant/decide/premises.py. General French, not this corpus.
 SYNONYMS: list[tuple[str, str]] = [
     (r"\bobligations?\b|\bcontreparties?\b|\bexigences?\b|\bconditions?\b", "condition conditions tenu tenus doit doivent "
      "obligation obligatoire exige"),

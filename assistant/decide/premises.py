@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.lexicon import attribute_synonyms
-from assistant.question import COUNTED_OF, SPECIALISED, ParsedQuestion, cued_fields, expected_type, parsed, type_match
+from assistant.query.lexicon import attribute_synonyms
+from assistant.query.wording import COUNTED_OF, SPECIALISED, ParsedQuestion, cued_fields, expected_type, parsed, type_match
 from index.text import analyze, term_set
 
 

@@ -2,7 +2,7 @@
 
 - :func:`to_node` / :func:`from_node`: a passage as a ``TextNode`` (id = chunk id; provenance, section, position,
   sentence offsets and, for a fiche, the record field of each line in its metadata) and back;
-- :class:`assistant.retrieval.HybridRetriever` is a ``BaseRetriever`` (``retrieve(query)`` → ``NodeWithScore``);
+- :class:`assistant.retrieve.hybrid.HybridRetriever` is a ``BaseRetriever`` (``retrieve(query)`` → ``NodeWithScore``);
 - :class:`ReaderPostprocessor`, a ``BaseNodePostprocessor``: the answerer reads the retrieved nodes and keeps the
   sentences that answer, each as a node whose text stands verbatim in its passage; nothing when the passages do
   not support an answer;
@@ -52,7 +52,7 @@ class PassageNode(TextNode):
 
 
 def to_node(chunk: Chunk, hit=None) -> PassageNode:
-    """``chunk`` as a TextNode; ``hit`` (an :class:`assistant.retrieval.Hit`) adds each engine's rank and score."""
+    """``chunk`` as a TextNode; ``hit`` (an :class:`assistant.retrieve.hybrid.Hit`) adds each engine's rank and score."""
     metadata = {k: v for k, v in chunk.to_json().items() if k not in ("text", "chunk_id")}
     metadata["sentences"] = [list(s) for s in chunk.sentences]
     if chunk.kind == "record":
@@ -64,7 +64,7 @@ def to_node(chunk: Chunk, hit=None) -> PassageNode:
 
 
 def _field(chunk: Chunk, sentence: str) -> str | None:
-    from assistant.fiche import record_field
+    from assistant.compose.records import record_field
 
     return record_field(chunk, sentence)[0]
 
@@ -88,14 +88,14 @@ class ReaderPostprocessor(BaseNodePostprocessor):
 
     Each returned node is one quoted sentence (its text verbatim in the passage ``metadata["chunk_id"]``), best
     first, with the passage's provenance; none when the answerer abstains (the corpus does not support an answer).
-    The project's full :class:`assistant.answer.Answer` is in each node's ``metadata["answer"]``.
+    The project's full :class:`assistant.compose.answer.Answer` is in each node's ``metadata["answer"]``.
 
     Nodes of another retriever are read too (cut into sentences here), but the answerer's abstention weighs
     question words by their rarity in the project's corpus: a subject the corpus never names is refused.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
-    answerer: Any = Field(exclude=True, description="an assistant.extractive.ExtractiveAnswerer")
+    answerer: Any = Field(exclude=True, description="an assistant.read.extractive.ExtractiveAnswerer")
     embedder: Any = Field(default=None, exclude=True, description="for the question's vector, when the bundle has none")
     _hits: Any = PrivateAttr(default=None)
 
@@ -110,7 +110,7 @@ class ReaderPostprocessor(BaseNodePostprocessor):
 
     def _postprocess_nodes(self, nodes: list[NodeWithScore],
                            query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
-        from assistant.retrieval import Hit
+        from assistant.retrieve.hybrid import Hit
 
         if query_bundle is None or not query_bundle.query_str.strip():
             raise ValueError("ReaderPostprocessor lit une question : donnez la requête (query_bundle)")
@@ -144,10 +144,10 @@ class ReaderPostprocessor(BaseNodePostprocessor):
 
 
 class BackendLLM(CustomLLM):
-    """One of the project's generators (:mod:`assistant.llm`) as a llama-index LLM: ``complete``,
+    """One of the project's generators (:mod:`assistant.generate.backends`) as a llama-index LLM: ``complete``,
     ``stream_complete``, and ``chat`` through the base class's message formatting."""
 
-    backend: Any = Field(exclude=True, description="an assistant.llm.Backend")
+    backend: Any = Field(exclude=True, description="an assistant.generate.backends.Backend")
     max_tokens: int = Field(default=256, gt=0)
     timeout_s: float = Field(default=60.0, gt=0)
     context_window: int = Field(default=2048, gt=0)
@@ -165,13 +165,13 @@ class BackendLLM(CustomLLM):
                            model_name=getattr(self.backend, "name", "backend"), is_chat_model=False)
 
     def _prompt(self, prompt: str, stop: Sequence[str] = ()):
-        from assistant.llm import Prompt
+        from assistant.generate.backends import Prompt
 
         return Prompt(text=prompt, messages=[{"role": "user", "content": prompt}], stop=list(stop))
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        """Raises: assistant.llm.GenerationFailed (its ``reason`` says why)."""
+        """Raises: assistant.generate.backends.GenerationFailed (its ``reason`` says why)."""
         text = self.backend.complete(self._prompt(prompt, kwargs.get("stop", self.stop)),
                                      max_tokens=int(kwargs.get("max_tokens", self.max_tokens)), timeout=self.timeout_s)
         return CompletionResponse(text=text)

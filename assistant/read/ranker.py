@@ -1,5 +1,5 @@
 """The learned ranker: the reader's score and the cheap evidence already computed for each candidate sentence,
-combined by a logistic model fitted on questions nobody here wrote (``assistant/reader/fit_ranker.py``).
+combined by a logistic model fitted on questions nobody here wrote (``training/reader/fit_ranker.py``).
 
 The cross-encoder judges a sentence alone; where the sentence sits (the passage's retrieval rank and scores, its
 place in the passage), how much of the question it covers and whether it is a fiche line of the field asked are
@@ -20,7 +20,7 @@ from corpus.errors import BackendUnavailable
 
 FILE = Path(__file__).resolve().parent / "ranker.json"
 
-# Every feature the ranker reads, as the answerer names them (assistant/extractive.py, ``Candidate.features``),
+# Every feature the ranker reads, as the answerer names them (assistant/read/extractive.py, ``Candidate.features``),
 # then the reader's logit.
 FEATURES = ("reader", "cosine", "coverage", "type", "rank", "subject", "field", "passage_dense", "passage_bm25",
             "position", "record", "short", "alias", "context_coverage", "context_cosine")
@@ -64,7 +64,7 @@ class Ranker:
                          **{k: float(v) for k, v in data.get("policy", {}).items()}, abstention=abstention)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RankerError(f"Classement appris illisible ({path} : {exc}) ; "
-                              f"python -m assistant.reader.fit_ranker le produit.") from exc
+                              f"python -m training.reader.fit_ranker le produit.") from exc
         if not len(ranker.weights) == len(ranker.mean) == len(ranker.scale) == len(FEATURES):
             raise RankerError(f"{path} : {len(ranker.weights)} poids pour {len(FEATURES)} caractéristiques")
         return ranker

@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass
 from itertools import product
 
-from assistant.answer import verify_citations
+from assistant.compose.answer import verify_citations
 from assistant.batch import BatchItem, LineProblem, percentile
-from assistant.extractive import weighted_confidence
+from assistant.read.extractive import weighted_confidence
 from corpus.errors import AssistantError
 
 WARM_UP = "Quel est le budget du PEPR IA ?"

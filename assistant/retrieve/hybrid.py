@@ -35,7 +35,7 @@ class HybridRetriever(BaseRetriever):
     """Fuses dense and BM25 rankings: ``score = Σ weight / (rrf_k + rank)``.
 
     The project calls :meth:`search` (its :class:`Hit` carries each engine's evidence); any llama-index
-    application calls ``retrieve(query)`` and gets ``NodeWithScore``s (:mod:`assistant.nodes`), ``top_k`` of them.
+    application calls ``retrieve(query)`` and gets ``NodeWithScore``s (:mod:`assistant.llamaindex`), ``top_k`` of them.
 
     Args:
         index: The loaded index.
@@ -67,7 +67,7 @@ class HybridRetriever(BaseRetriever):
         return np.asarray(self.embedder.get_query_embedding(query), dtype=np.float32)  # llama-index's query hook
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        from assistant.nodes import to_node
+        from assistant.llamaindex import to_node
 
         vector = np.asarray(query_bundle.embedding, dtype=np.float32) if query_bundle.embedding else None
         return [NodeWithScore(node=to_node(h.chunk, h), score=h.score)

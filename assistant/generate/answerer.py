@@ -11,12 +11,12 @@ import re
 import time
 from collections.abc import Iterator
 
-from assistant.answer import Answer, Citation
-from assistant.fiche import record_field
-from assistant.grounding import Passage, build_prompt, check_answer, fence, select_passages, unconfirmed
-from assistant.llm import Backend, GenerationFailed, LocalBackend, Prompt
-from assistant.question import ParsedQuestion, expected_type, parsed, type_match
-from assistant.retrieval import Hit
+from assistant.compose.answer import Answer, Citation
+from assistant.compose.records import record_field
+from assistant.generate.grounding import Passage, build_prompt, check_answer, fence, select_passages, unconfirmed
+from assistant.generate.backends import Backend, GenerationFailed, LocalBackend, Prompt
+from assistant.query.wording import ParsedQuestion, expected_type, parsed, type_match
+from assistant.retrieve.hybrid import Hit
 from index.text import analyze
 
 NOTICES = {

@@ -1,7 +1,7 @@
 """The reader in use: the committed adapter merged into e5's first layers, exported once to ONNX, run by ONNX Runtime.
 
-``make install`` runs ``python -m assistant.reader.model``: the e5 folder's first layers (as many as the adapter was
-trained on) become a ``BertModel``, peft loads the committed LoRA adapter (``assistant/reader/adapter/``, checked with
+``make install`` runs ``python -m assistant.read.learned``: the e5 folder's first layers (as many as the adapter was
+trained on) become a ``BertModel``, peft loads the committed LoRA adapter (``assistant/read/adapter/``, checked with
 its scoring head against the hash in its ``provenance.json``) and merges it, and the result, mean pooling and the
 head is written to ``var/models/reader-e5/`` as a transformers folder plus ``head.safetensors``, and as ONNX, fp32 and
 int8. Like the
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.reader.pairs import MAX_TOKENS, pair
+from assistant.read.pairs import MAX_TOKENS, pair
 from corpus.errors import BackendUnavailable
 from index.e5_model import sha256_file
 
@@ -35,7 +35,7 @@ MANIFEST = "reader.json"
 BUILDER_VERSION = "2"  # 2: int8 weights on 7 bits (index.e5_model.quantize_int8)
 HEAD_FILE = "head.safetensors"
 FILES = {"onnx-int8": "onnx/model_qint8_avx2.onnx", "onnx": "onnx/model.onnx"}
-REPAIR = "Reconstruisez le lecteur : python -m assistant.reader.model (make install le lance)."
+REPAIR = "Reconstruisez le lecteur : python -m assistant.read.learned (make install le lance)."
 
 
 def artefact_hash(folder: Path) -> str:

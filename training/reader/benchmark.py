@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from assistant.batch import percentile
-from assistant.evaluation import ratio
-from assistant.reader.fquad import Question, load, sample, split
+from assistant.evaluate.metrics import ratio
+from training.reader.fquad import Question, load, sample, split
 from index.text import fold
 
 ANSWERERS = ("rules", "learned")

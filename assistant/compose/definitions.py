@@ -7,7 +7,7 @@ of each section of the document, in order (the lead of each part, as a news arti
 
 from __future__ import annotations
 
-from assistant.fiche import record_field
+from assistant.compose.records import record_field
 from index.text import analyze
 
 SUMMARY_SENTENCES = 5
