@@ -34,7 +34,7 @@ from functools import partial
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from assistant.answer import Answer
+from assistant.compose.answer import Answer
 from corpus.errors import AssistantError, InvalidQuestion
 
 MODELS = {"cnrs-ia-extractive": "extractive", "cnrs-ia-generative": "generative", "cnrs-ia-auto": "auto"}

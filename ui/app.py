@@ -16,7 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 
 import gradio as gr  # noqa: E402
 
-from assistant.answer import Answer  # noqa: E402
+from assistant.compose.answer import Answer  # noqa: E402
 from assistant.app import Assistant  # noqa: E402
 from corpus.errors import AssistantError  # noqa: E402
 from ui.guard import RequestGuard, is_loopback, without_gradio_cors  # noqa: E402

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 
-from assistant.answer import Answer
+from assistant.compose.answer import Answer
 from corpus.fields import label
 from ui.texts import TEXTS
 
