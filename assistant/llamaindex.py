@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr
 from llama_index.core.llms import CompletionResponse, CompletionResponseGen, CustomLLM, LLMMetadata
 from llama_index.core.llms.callbacks import llm_completion_callback
@@ -92,17 +91,18 @@ class ReaderPostprocessor(BaseNodePostprocessor):
 
     Nodes of another retriever are read too (cut into sentences here), but the answerer's abstention weighs
     question words by their rarity in the project's corpus: a subject the corpus never names is refused.
+    The question goes through the pipeline's own query stage (its lexicon, its search vector) and extractive
+    stage: the sentences kept are those the assistant itself would quote from these passages.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
-    answerer: Any = Field(exclude=True, description="an assistant.read.extractive.ExtractiveAnswerer")
-    embedder: Any = Field(default=None, exclude=True, description="for the question's vector, when the bundle has none")
+    pipeline: Any = Field(exclude=True, description="an assistant.pipeline.Pipeline")
     _hits: Any = PrivateAttr(default=None)
 
     @classmethod
     def of(cls, assistant) -> "ReaderPostprocessor":
-        """The postprocessor of a built :class:`assistant.app.Assistant` (its answerer and embedder)."""
-        return cls(answerer=assistant.answerer, embedder=assistant.retriever.embedder)
+        """The postprocessor of a built :class:`assistant.service.Assistant` (its pipeline in service)."""
+        return cls(pipeline=assistant.pipeline)
 
     @classmethod
     def class_name(cls) -> str:
@@ -121,10 +121,8 @@ class ReaderPostprocessor(BaseNodePostprocessor):
             hits.append(Hit(from_node(n.node), float(n.score or 0.0),
                             dense_score=float(meta.get("dense_score", 0.0)), dense_rank=int(meta.get("dense_rank", 0)),
                             bm25_score=float(meta.get("bm25_score", 0.0)), bm25_rank=int(meta.get("bm25_rank", 0))))
-        vector = (np.asarray(query_bundle.embedding, dtype=np.float32) if query_bundle.embedding
-                  else np.asarray(self.embedder.get_query_embedding(question), dtype=np.float32)
-                  if self.embedder is not None else None)
-        answer = self.answerer.answer(question, question, hits, vector)
+        query = self.pipeline.query(question, [], "extractive")
+        answer = self.pipeline.extractive.answer(query, hits)
         if answer.abstained:
             return []
         by_id = {h.chunk.chunk_id: h.chunk for h in hits}

@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "answers_diff"
+FQUAD = ROOT.parent / "shared" / "data" / "fquad-train" / "fquad_train.json.gz"
 READERS = ("rules", "learned")
 SETS = ("dev", "test", "fquad")
 
@@ -76,12 +77,13 @@ def collect(out: Path, sets: list[str], readers: list[str], fquad: int) -> None:
                 item = json.loads(line)
                 answer = assistant.ask(item["question"], history=item.get("history"))
                 result.setdefault(f"{name}/{reader}", {})[item["id"]] = _record(answer)
+    (out / "answers.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     if "fquad" in sets:
-        load = _import("training.reader.fquad:load", "training.reader.fquad:load")
-        split = _import("training.reader.fquad:split", "training.reader.fquad:split")
-        default = _import("training.reader.fquad:DEFAULT_FILE", "training.reader.fquad:DEFAULT_FILE")
-        questions_of = _import("training.reader.benchmark:_questions", "bench.fquad_benchmark:_questions",
-                               "training.reader.benchmark:_questions")
+        old = "assistant." + "reader"  # where the training code lay before f3ae51c
+        load = _import("training.reader.fquad:load", f"{old}.fquad:load")
+        split = _import("training.reader.fquad:split", f"{old}.fquad:split")
+        questions_of = _import("training.reader.benchmark:_questions", f"{old}.benchmark:_questions")
+        default = FQUAD  # each tree's own default path is relative to where the tree lies
         settings_embedder = _import("assistant.app:settings_embedder")
         build_documents = _import("index.build:build_index")
         documents, asked, _ = questions_of(split(load(default), default)["held_out"], fquad, 0, 16)

@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> int:
     from training.reader.benchmark import ANSWERERS, run, table
-    from training.reader.fquad import DEFAULT_FILE, PARTS, DatasetError
+    from corpus.errors import DatasetError
+    from training.reader.fquad import DEFAULT_FILE, PARTS
     from assistant.settings import Settings, offline_environment
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

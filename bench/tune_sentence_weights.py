@@ -1,8 +1,9 @@
 """Grid search of the sentence-scoring weights of the extractive answerer on a question set.
 
 Usage: .venv/bin/python bench/tune_sentence_weights.py eval/dev_qa.jsonl [--check eval/test_qa.jsonl]
-Retrieval is run once per question; only the answer step is repeated for each weight setting. The
-score is the share of answerable questions whose answer (never abstaining) meets its expectation.
+The query and retrieval stages of the product's pipeline run once per question; only its extractive stage is repeated
+for each weight setting. The score is the share of answerable questions whose answer (never abstaining) meets its
+expectation.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from pathlib import Path
 
 from assistant.app import build
 from assistant.batch import read_items
-from assistant.read.extractive import SENTENCE_WEIGHTS
-from assistant.query.followup import condense
+from assistant.read.candidates import SENTENCE_WEIGHTS
 from assistant.settings import Settings
 
 GRID = {"dense": [0.3, 0.45, 0.6, 0.8], "coverage": [0.15, 0.25, 0.35, 0.5], "type": [0.06, 0.12, 0.2],
@@ -22,26 +22,25 @@ GRID = {"dense": [0.3, 0.45, 0.6, 0.8], "coverage": [0.15, 0.25, 0.35, 0.5], "ty
 
 
 def prepared(assistant, path: Path):
-    top_k = assistant.settings.retrieval.top_k
-    pool = assistant.settings.retrieval.corroboration_pool
+    pipeline = assistant.pipeline
     out = []
     for item in read_items(path, "jsonl"):
         if not hasattr(item, "question") or item.expectation.abstain:
             continue
-        query = condense(item.question, item.history)
-        vector = assistant.retriever.query_vector(query)
-        hits = assistant.retriever.search(query, top_k + pool, query_vector=vector)
-        out.append((item, query, vector, hits[:top_k], hits[top_k:]))
+        history, _ = assistant.bounded_history(item.history)
+        query = pipeline.query(assistant.check_question(item.question), history, "extractive")
+        out.append((item, query, pipeline.retrieve(query)))
     return out
 
 
 def accuracy(assistant, cases, weights) -> float:
-    assistant.answerer.weights = dict(weights)
-    assistant.answerer.min_confidence = float("-inf")
-    assistant.answerer.min_dense_english = 0.0
+    extractive = assistant.pipeline.extractive
+    extractive.scorer.weights = dict(weights)
+    extractive.abstention.min_confidence = float("-inf")
+    extractive.abstention.min_dense_english = 0.0
     right = 0
-    for item, query, vector, hits, extra in cases:
-        answer = assistant.answerer.answer(item.question, query, hits, vector, extra_hits=extra)
+    for item, query, retrieved in cases:
+        answer = extractive.answer(query, retrieved.hits, retrieved.extra)
         right += bool(item.expectation.judge(answer.answer, answer.abstained))
     return right / len(cases)
 

@@ -42,7 +42,7 @@ def percentile(values: list[float], q: float) -> float | None:
 def run_load(url: str, conversations: int, timeout: float) -> dict:
     from gradio_client import Client
 
-    from ui.app import message_text
+    from ui.messages import message_text
 
     first, total, errors = [], [], []
     lock = threading.Lock()

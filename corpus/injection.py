@@ -10,7 +10,8 @@ Matched on accent-free, lower-case text; written for this project.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from corpus.text import fold
 
 _PATTERNS = re.compile(
     r"<<<\s*(?:passage|fin)\b|<\|(?:im_start|im_end|system|user|assistant|endoftext)\|>|\[/?inst\]|<</?sys>>"
@@ -25,12 +26,7 @@ _PATTERNS = re.compile(
 )
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'")
-
-
 def addresses_assistant(text: str) -> str | None:
     """The first words of ``text`` that speak to the assistant rather than about the subject, or None."""
-    match = _PATTERNS.search(_fold(text))
+    match = _PATTERNS.search(fold(text).replace("’", "'"))  # the typographic apostrophe too
     return " ".join(match.group(0).split())[:80] if match else None

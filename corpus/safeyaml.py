@@ -23,7 +23,11 @@ class CorpusLimits:
 
 
 class UnsafeYAML(yaml.YAMLError):
-    """An alias, or a file or tree past its limit."""
+    """An alias, or a file or tree past its limit.
+
+    Not in :mod:`corpus.errors`: it is raised inside yaml's own loading and is a ``yaml.YAMLError``, so that a
+    loader catching ``yaml.YAMLError`` reports it as one more problem of that file, like any invalid YAML.
+    """
 
 
 class _BoundedLoader(yaml.SafeLoader):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
+
+from corpus.text import fold  # the one fold, re-exported: the assistant imports it from here
 
 # Elided articles and pronouns glued to the next word by an apostrophe.
 _ELISION = re.compile(
@@ -28,12 +29,6 @@ STOP_WORDS = frozenset(
     does do did has have had an this that these those it its as into about than
     """.split()
 )
-
-
-def fold(text: str) -> str:
-    """Lower-case and strip accents: « Équipé » → « equipe »."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 _FOLDED_STOP_WORDS = frozenset(fold(w) for w in STOP_WORDS)

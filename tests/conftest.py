@@ -41,7 +41,7 @@ def clean_settings(tmp_path_factory):
 @pytest.fixture(scope="session")
 def real_index_dir(tmp_path_factory, clean_settings):
     """The real corpus indexed with the default embedder (e5, ONNX int8), built once."""
-    from assistant.app import build_index_from_settings
+    from assistant.indexing import build_index_from_settings
 
     folder = tmp_path_factory.mktemp("real-index")
     manifest, problems = build_index_from_settings(clean_settings(index=IndexSettings(dir=folder)))

@@ -1,15 +1,18 @@
 """What stands in front of Gradio's routes: uploads refused unless configured, failed logins limited per address,
-request bodies bounded in size and nesting, no cross-origin grant from Gradio, and what counts as a loopback
-host."""
+request bodies bounded in size and nesting, no cross-origin grant from Gradio, what counts as a loopback host, and
+whether the OpenAI-compatible API may be served at all."""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
 import json
+import logging
 import re
 import threading
 import time
+
+log = logging.getLogger(__name__)
 
 MAX_JSON_DEPTH = 64  # nesting of arrays and objects in a request body; Gradio's and the API's requests need < 10
 API_PREFIX = "/v1/"  # the OpenAI-compatible API (ui/api.py) answers its own CORS preflights
@@ -24,6 +27,20 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def api_allowed(settings, host: str, *, logged_in: bool = False) -> bool:
+    """Whether the OpenAI-compatible API may be served: enabled, and with keys unless on loopback with no login
+    (a chat behind a password must not be reachable through a keyless API)."""
+    if not settings.api.enabled:
+        return False
+    if settings.api.keys:
+        return True
+    if not is_loopback(host) or logged_in:
+        log.warning("API /v1 non servie : sur %s%s, elle demande api.keys (ASSISTANT_API__KEYS)", host,
+                    " avec identification au chat" if logged_in else "")
+        return False
+    return True
 
 
 def _json_response(status: int, detail: str, headers: dict[str, str] | None = None, code: str | None = None):

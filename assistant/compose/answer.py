@@ -5,12 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-ABSTAIN_FR = "Je ne trouve pas cette information dans le corpus."
-ABSTAIN_EN = "I cannot find this information in the corpus."
-NEEDS_CONTEXT_FR = ("Votre question renvoie à une question précédente (« {word} ») que je n'ai pas : précisez de quoi "
-                    "vous parlez, par exemple « Quel est le budget du PEPR IA ? ».")
-NEEDS_CONTEXT_EN = ("Your question refers to an earlier one (“{word}”) that I do not have: say what you are asking "
-                    "about, for instance “What is the budget of the PEPR IA?”.")
+from assistant.compose.messages import NEEDS_CONTEXT_EN, NEEDS_CONTEXT_FR
 
 
 @dataclass
@@ -43,10 +38,12 @@ class Answer:
     disagreement: list[int] | None = None  # numbers of the citations that give different values of what was asked
     retrieved: list[str] = field(default_factory=list, repr=False)  # doc ids in rank order, for eval
     signals: dict = field(default_factory=dict, repr=False)  # what the confidence was computed from
+    # (shown quote, citation number) in order, as composed (compose/citations.py): what joins two answers
+    parts: list[tuple[str, int]] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        del data["retrieved"], data["signals"]
+        del data["retrieved"], data["signals"], data["parts"]
         if data["disagreement"] is None:
             del data["disagreement"]
         # what the client should know about the conversation it sent: earlier turns left out (too many, too long),

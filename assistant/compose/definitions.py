@@ -35,13 +35,13 @@ class Definitions:
                 terms = [frozenset(analyze(n)) for n in chunk.metadata.get("names", [chunk.title])]
                 self.names[chunk.doc_id] = [t for t in terms if t]
 
-    def named_record(self, text: str) -> str | None:
-        """The record ``text`` names (« le centre AISSAI » → centre-aissai), or None.
+    def named_record(self, terms) -> str | None:
+        """The record that the analysed ``terms`` name (those of « le centre AISSAI » → centre-aissai), or None.
 
-        Every content word of ``text`` must belong to one of the record's names (or be a generic word such as
-        « centre », « programme »), and the words shared must make at least half of that name.
+        Every content word must belong to one of the record's names (or be a generic word such as « centre »,
+        « programme »), and the words shared must make at least half of that name.
         """
-        asked = set(analyze(text)) - _SUMMARY_TERMS
+        asked = set(terms) - _SUMMARY_TERMS
         if not asked:
             return None
         best, best_share = None, 0.0

@@ -11,13 +11,9 @@ import re
 
 from assistant.compose.answer import Citation
 from assistant.decide.figures import stated_figure
-from assistant.query.wording import ParsedQuestion
 from assistant.compose.records import record_field, record_group, record_value
 from index.text import analyze, term_set
 
-# Said before values that differ by source, by date or by what they count: each one follows with its own source.
-DISAGREEMENT_FR = "Les sources donnent plusieurs valeurs :"
-DISAGREEMENT_EN = "The sources give several values:"
 # A quote that already says whose value it is (a fact's scope, « selon l'AFAS »).
 _SAYS_WHOSE = re.compile(r"\((?:[^()]*\b(?:selon|d'après|according to)\b[^()]*)\)")
 _FIGURE = re.compile(r"\d+(?:[,.]\d+)?")
@@ -51,7 +47,7 @@ def _mentions(c, best) -> bool:
 
 
 def corroboration(best, key: str | None, candidates: list, chosen: list, kind: str | None = None,
-                  question: str | ParsedQuestion = ""):
+                  counted: frozenset[str] = frozenset()):
     """A sentence of another document stating the same headline figure as the best one, or None.
 
     A curated record confirmed by the source article (or the reverse) is worth showing: the
@@ -60,31 +56,31 @@ def corroboration(best, key: str | None, candidates: list, chosen: list, kind: s
     if key is None:
         return None
     used = {c.hit.chunk.doc_id for c in chosen}
-    best_figure = stated_figure(best.text, kind, question)
+    best_figure = stated_figure(best.text, kind, counted)
     # Sharing a number is not enough (« 200 » chercheurs vs « 200 » sites): the sentence must also be
     # about the question, about as much as the best one, or give the same figure of the kind asked.
     agreeing = [c for c in candidates
                 if c.hit.chunk.doc_id not in used and key in _FIGURE.findall(c.text)
                 and ((c.coverage >= 0.5 * best.coverage and c.dense >= 0.5 * best.dense)
                      or (best_figure is not None and comparable(c, best)
-                         and (f := stated_figure(c.text, kind, question)) is not None and f.agrees(best_figure)))]
+                         and (f := stated_figure(c.text, kind, counted)) is not None and f.agrees(best_figure)))]
     # A source document confirming a record (or the reverse) is independent evidence; prefer it.
     agreeing.sort(key=lambda c: c.hit.chunk.kind == best.hit.chunk.kind)
     return agreeing[0] if agreeing else None
 
 
-def contradiction(best, kind: str | None, question: str | ParsedQuestion, candidates: list, chosen: list):
+def contradiction(best, kind: str | None, counted: frozenset[str], candidates: list, chosen: list):
     """A sentence of another source that answers the question about as well as the best one, about the same
     subject, with a figure of the kind asked (an amount, a count of the same thing, a share) that none of the
     chosen sentences gives; or None."""
-    figures = [f for c in chosen if (f := stated_figure(c.text, kind, question)) is not None]
+    figures = [f for c in chosen if (f := stated_figure(c.text, kind, counted)) is not None]
     if not figures:
         return None
     sources = {c.hit.chunk.doc_id for c in chosen}
     for c in candidates:
         if c.hit.chunk.doc_id in sources or not comparable(c, best):
             continue
-        figure = stated_figure(c.text, kind, question)
+        figure = stated_figure(c.text, kind, counted)
         if figure is not None and all(figure.counted == f.counted and not figure.agrees(f) for f in figures):
             return c
     return None
@@ -94,7 +90,7 @@ def _source(c) -> str:
     return record_field(c.hit.chunk, c.text)[1] or c.hit.chunk.source
 
 
-def without_repeats(chosen: list, kind: str | None, question: str | ParsedQuestion) -> tuple[list, list[tuple]]:
+def without_repeats(chosen: list, kind: str | None, counted: frozenset[str]) -> tuple[list, list[tuple]]:
     """Drop a sentence that gives the same figure, from the same source URL, as one kept (a fiche line restating
     what the cited article says, next to the article's own sentence): the document's own words stay.
 
@@ -103,9 +99,9 @@ def without_repeats(chosen: list, kind: str | None, question: str | ParsedQuesti
     kept: list = []
     replaced: list[tuple] = []
     for c in sorted(chosen, key=lambda c: c.hit.chunk.kind != "document"):
-        figure = stated_figure(c.text, kind, question)
+        figure = stated_figure(c.text, kind, counted)
         same = None if figure is None else next(
-            (k for k in kept if _source(k) == _source(c) and (g := stated_figure(k.text, kind, question)) is not None
+            (k for k in kept if _source(k) == _source(c) and (g := stated_figure(k.text, kind, counted)) is not None
              and g.agrees(figure)), None)
         if same is None:
             kept.append(c)

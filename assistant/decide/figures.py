@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.query.wording import ParsedQuestion, parsed
 from index.text import analyze
 
 _NUMBER = r"\d{1,3}(?:[   .]\d{3})+(?:,\d+)?|\d+(?:[,.]\d+)?"
@@ -47,8 +46,9 @@ def _number(text: str) -> float:
     return float(re.sub(r"[   .](?=\d{3})", "", text).replace(",", "."))
 
 
-def stated_figure(sentence: str, kind: str | None, question: str | ParsedQuestion) -> Figure | None:
-    """The figure ``sentence`` gives for ``question``, whose expected answer type is ``kind``.
+def stated_figure(sentence: str, kind: str | None, counted: frozenset[str] = frozenset()) -> Figure | None:
+    """The figure ``sentence`` gives for a question whose expected answer type is ``kind`` and which counts
+    ``counted`` (the analysed terms of « combien de doctorants » : :attr:`assistant.query.parse.Query.counted`).
 
     Money: the first amount, in euros. Share: the first percentage. Number: the first number followed
     (within four words) by the noun the question counts (« combien de doctorants » → « 65 doctorantes »).
@@ -65,7 +65,7 @@ def stated_figure(sentence: str, kind: str | None, question: str | ParsedQuestio
         match = _SHARE.search(sentence)
         return Figure(_number(match.group(1)), "share") if match else None
     if kind == "number":
-        asked = parsed(question).counted
+        asked = counted
         for match in _COUNT.finditer(sentence):
             counted = [t for t in analyze(match.group(2)) if t in asked]
             if counted:

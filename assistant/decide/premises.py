@@ -17,8 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.query.lexicon import attribute_synonyms
-from assistant.query.wording import COUNTED_OF, SPECIALISED, ParsedQuestion, cued_fields, expected_type, parsed, type_match
+from assistant.compose.records import record_field
+from assistant.query.kinds import type_match
+from assistant.query.parse import Attribute, Query
+from assistant.query.wording import COUNTED_OF, SPECIALISED
 from index.text import analyze, term_set
 
 
@@ -38,16 +40,15 @@ class Evidence:
     title: str = ""  # the record's name, for a fiche line (its lines are about it even when they say « il »)
 
 
-def unsupported_premise(question: str | ParsedQuestion, evidence: list[Evidence]) -> str | None:
+def unsupported_premise(question: Query, evidence: list[Evidence]) -> str | None:
     """The first premise of ``question`` that ``evidence`` (the best sentence first) does not support, or None.
 
     The asked attribute may be stated by any of the sentences (each answers a part of a two-part
     question); a qualifier restricts the whole question, so the best sentence must bear it.
     """
-    question = parsed(question)
     attributes = question.attributes
     if attributes and not any(_states(e, a) for e in evidence for a in attributes):
-        return f"attribut demandé : {attributes[0]}"
+        return f"attribut demandé : {attributes[0].name}"
     kind = question.kind
     if kind in VALUE_KINDS and not any(type_match(kind, e.text) for e in evidence):
         return f"valeur demandée : {VALUE_KINDS[kind]}"
@@ -63,13 +64,13 @@ VALUE_KINDS = {"money": "un montant", "date": "une date", "number": "un nombre",
                "duration": "une durée"}
 
 
-def _states(evidence: Evidence, attribute: str) -> bool:
+def _states(evidence: Evidence, attribute: Attribute) -> bool:
     """The sentence names the attribute, is the fiche line of a field it points to, or gives a value of its kind."""
-    if term_set(f"{attribute} {attribute_synonyms(attribute)}") & term_set(evidence.text):
+    if term_set(f"{attribute.name} {attribute.synonyms}") & term_set(evidence.text):
         return True
-    if evidence.field and evidence.field.removeprefix("relations.") in cued_fields(attribute):
+    if evidence.field and evidence.field.removeprefix("relations.") in attribute.fields:
         return True
-    return bool(type_match(expected_type(attribute), evidence.text))
+    return bool(type_match(attribute.kind, evidence.text))
 
 
 # A year or a span of years, with the word before it: « France 2030 » is a name, « mai 2024 » a date.
@@ -110,3 +111,13 @@ def _bears(evidence: Evidence, qualifier: str) -> bool:
     if own:
         return any(terms <= set(analyze(" ".join(phrase.split()[:4]))) for phrase in own)
     return terms <= term_set(evidence.text) or terms <= term_set(evidence.context)
+
+
+def evidence_of(candidate, record_texts: dict[str, str]) -> Evidence:
+    """A candidate sentence as evidence: a fiche line is judged against its whole record (``record_texts``, all its
+    fields by record), a document's sentence against its passage."""
+    chunk = candidate.hit.chunk
+    body = record_texts.get(chunk.doc_id, chunk.text)
+    context = f"{chunk.title} {chunk.section} {chunk.metadata.get('keywords', '')} {body}"
+    return Evidence(candidate.text, record_field(chunk, candidate.text)[0], context,
+                    chunk.title if chunk.kind == "record" else "")

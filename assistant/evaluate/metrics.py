@@ -12,7 +12,7 @@ from itertools import product
 
 from assistant.compose.answer import verify_citations
 from assistant.batch import BatchItem, LineProblem, percentile
-from assistant.read.extractive import weighted_confidence
+from assistant.decide.abstention import weighted_confidence
 from corpus.errors import AssistantError
 
 WARM_UP = "Quel est le budget du PEPR IA ?"

@@ -12,27 +12,15 @@ import time
 from collections.abc import Iterator
 
 from assistant.compose.answer import Answer, Citation
+from assistant.compose.messages import NOTICES
 from assistant.compose.records import record_field
 from assistant.generate.grounding import Passage, build_prompt, check_answer, fence, select_passages, unconfirmed
 from assistant.generate.backends import Backend, GenerationFailed, LocalBackend, Prompt
-from assistant.query.wording import ParsedQuestion, expected_type, parsed, type_match
+from assistant.query.kinds import expected_type, type_match
+from assistant.query.parse import Query
 from assistant.retrieve.hybrid import Hit
 from index.text import analyze
 
-NOTICES = {
-    "fr": {
-        "backend": "Génération indisponible ({detail}) : voici les extraits des sources.",
-        "unsupported": "La réponse rédigée n'était pas entièrement appuyée par les sources ; voici les extraits.",
-        "declined": "Le modèle n'a pas trouvé la réponse dans les passages ; voici les extraits les plus proches.",
-        "several_values": "Les sources donnent plusieurs valeurs : voici chacune avec sa source, sans réécriture.",
-    },
-    "en": {
-        "backend": "Generation unavailable ({detail}): here are the source extracts.",
-        "unsupported": "The written answer was not fully supported by the sources; here are the extracts.",
-        "declined": "The model found no answer in the passages; here are the closest extracts.",
-        "several_values": "The sources give several values: here is each one with its source, not rewritten.",
-    },
-}
 
 
 class GenerativeAnswerer:
@@ -67,12 +55,10 @@ class GenerativeAnswerer:
         cited = [by_id[c.chunk_id] for c in extractive.citations if c.chunk_id in by_id]
         return select_passages(cited + [h.chunk for h in hits], self.passages, self.passage_chars)
 
-    def generate(self, question: str | ParsedQuestion, extractive: Answer, hits: list[Hit], *, mode: str,
-                 english: bool) -> Iterator[str | Answer]:
+    def generate(self, query: Query, extractive: Answer, hits: list[Hit], *, mode: str) -> Iterator[str | Answer]:
         """Yield text pieces as they arrive, then the final :class:`Answer` (generated, or the extractive
         one marked as a fallback)."""
-        reading = parsed(question)
-        question = reading.text
+        question, english = query.text, query.english
         passages = self.passages_for(extractive, hits)
         prompt = build_prompt(question, passages)
         started = time.perf_counter()
@@ -97,7 +83,7 @@ class GenerativeAnswerer:
             detail = "; ".join(check.problems) or "réponse vide"
             yield self._fallback(extractive, mode, english, "empty" if not raw else "unsupported", detail,
                                  raw, started, first)
-        elif (kind := reading.kind) and not any(type_match(kind, s.text) for s in check.sentences):
+        elif (kind := query.kind) and not any(type_match(kind, s.text) for s in check.sentences):
             yield self._fallback(extractive, mode, english, "off_target", f"la question attend : {kind}",
                                  raw, started, first)
         elif mode == "auto" and (extra := unconfirmed([s.text for s in check.sentences],
@@ -173,16 +159,17 @@ def condense_prompt(question: str, history: list[str]) -> Prompt:
 _QUANTITIES = {"money", "number", "share", "duration"}
 
 
-def _what_is_asked(question: str) -> str | None:
+def _what_is_asked(kind: str | None) -> str | None:
     """The kind of answer, with every quantity alike: « Et combien a-t-il reçu ? » asks what « Quel est son
     budget ? » asks; « Qui dirige… » does not."""
-    kind = expected_type(question)
     return "quantity" if kind in _QUANTITIES else kind
 
 
-def condense_with_llm(backend: Backend, question: str, history: list[str], *, timeout: float = 10.0) -> str | None:
-    """A standalone rewrite of ``question`` by the model, or ``None`` when the rewrite cannot be trusted:
-    failed, empty, overlong, or bringing nothing of the conversation (the offline condensation then applies)."""
+def condense_with_llm(backend: Backend, question: str, history: list[str], kind: str | None, *,
+                      timeout: float = 10.0) -> str | None:
+    """A standalone rewrite of ``question`` (whose expected answer type is ``kind``) by the model, or ``None`` when
+    the rewrite cannot be trusted: failed, empty, overlong, or bringing nothing of the conversation (the offline
+    condensation then applies). The rewrite is read here, once: it is the model's text, not the question."""
     try:
         text = backend.complete(condense_prompt(question, history), max_tokens=48, timeout=timeout)
     except GenerationFailed:
@@ -196,7 +183,7 @@ def condense_with_llm(backend: Backend, question: str, history: list[str], *, ti
     added = rewritten - own
     if not added & from_history or (added - from_history and len(added - from_history) > len(added & from_history)):
         return None  # it invented a subject instead of taking it from the conversation
-    asked, asks = _what_is_asked(question), _what_is_asked(text)
+    asked, asks = _what_is_asked(kind), _what_is_asked(expected_type(text))
     if (asked and asks != asked) or (not asked and len(own & rewritten) < len(own) / 2):
         return None  # it changed what is asked: « Et son budget ? » is not « Qui dirige le PEPR IA ? »
     return text if re.search(r"\w", text) else None

@@ -19,15 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus.errors import AssistantError
-
-
-class GenerationFailed(AssistantError):
-    """The backend gave no complete answer; ``reason`` is a short machine-readable cause."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
+from corpus.errors import GenerationFailed
 
 
 @dataclass

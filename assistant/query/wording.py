@@ -1,194 +1,18 @@
-"""Reading a question: what kind of answer it wants, which record fields it points to, its language,
-and whether it must be refused whatever the corpus holds."""
+"""The rest of a question's wording: its language, whether it wants the latest value, the attributes it names,
+what it restricts its subject to, what it counts, and whether it asks for a definition or a summary.
+
+Hand-written French wording rules, each tested in tests/assistant/test_question.py and test_premises.py; they are read
+once per question, by :func:`assistant.query.parse.read`."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import cached_property
 
 from index.text import analyze, analyze_words, fold, words
 
 _ENGLISH = frozenset("the what who when where which how is are was were does did do can could will would should of and in "
                      "to for with from by at an be been it its this that there have has get".split())
 _FRENCH = frozenset("le la les du des est qui quel quelle quels combien comment où que et en de une un".split())
-
-
-# « Quelle part… », « Quel laboratoire… », « Dans quel cadre… »: the noun after the interrogative names what is asked,
-# whatever verbs follow (« Dans quel cadre le CNRS a-t-il lancé AISSAI ? » asks no date). Nouns naming a value;
-# any other noun asks for a thing, which has no value kind.
-_HEAD = re.compile(r"\b(?:quel|quelle|quels|quelles|which|what)\s+([a-zà-ÿ-]+)", re.IGNORECASE)
-_HEAD_KINDS = {
-    "share": {"part", "parts", "proportion", "pourcentage", "taux", "share", "percentage", "rate"},
-    "money": {"somme", "sommes", "montant", "montants", "budget", "enveloppe", "amount", "sum"},
-    "date": {"date", "dates", "année", "annee", "jour", "mois", "year", "day", "month"},
-    "duration": {"durée", "duree"},
-    "number": {"nombre", "number"},
-    "person": {"personne", "personnes", "chercheur", "chercheuse", "chercheurs", "chercheuses", "scientifique",
-               "scientifiques", "personnalité", "personnalités", "person", "researcher", "scientist"},
-}
-# What follows « quel » when it is no noun: « Quel est le budget… » names the attribute after the verb.
-_NOT_NOUNS = {"est", "sont", "était", "etait", "étaient", "etaient", "sera", "seront", "fut", "is", "are", "was", "were",
-              "will", "did", "does", "do", "has", "have", "can", "type", "genre", "sorte", "kind"}
-# « Pourquoi… », « Comment… », « Dans quel cadre… »: a reason, a manner or a frame is asked, not a value.
-_MANNER = re.compile(r"^\W*(?:pourquoi|comment(?! s.appell)|dans quel(?:le)? (?:cadre|but|contexte|objectif)|à quelle fin|"
-                     r"de quelle (?:manière|maniere|façon|facon)|why|how (?!many|much|long|old|often))\b", re.IGNORECASE)
-
-
-def interrogative_head(question: str) -> str | None:
-    """The noun the interrogative bears (« Quelle part des 73 M€… » → part), or None."""
-    for match in _HEAD.finditer(question):
-        noun = match.group(1).lower()
-        if noun not in _NOT_NOUNS:
-            return noun
-    return None
-
-
-# « Jalal Fadili, directeur du centre AISSAI, mène-t-il… »: an apposition between commas describes the subject;
-# it says nothing of what is asked.
-_APPOSITION = re.compile(r",\s+(?!(?:et|ou|and|or)\b)[^,?]{3,80}?,\s+")
-_ASKING = re.compile(r"\b(?:qui|quand|quel\w*|combien|comment|où|pourquoi|who|when|which|what|how|where)\b", re.IGNORECASE)
-
-
-def _asking_part(question: str) -> str:
-    """The question without its appositions (those that ask nothing themselves)."""
-    return _APPOSITION.sub(lambda m: m.group(0) if _ASKING.search(m.group(0)) else " ", question)
-
-
-def expected_type(question: str) -> str | None:
-    """The kind of value the question asks for, from its wording (its appositions left out)."""
-    question = _asking_part(question)
-    if _MANNER.match(question):
-        return None
-    head = interrogative_head(question)
-    if head is not None and not re.match(r"\W*(qui|who)\b", question, re.IGNORECASE):
-        if re.search(r"\b(numéro|numero|référence|reference|identifiant|code)\b", head):
-            return "identifier"
-        return next((kind for kind, nouns in _HEAD_KINDS.items() if head in nouns), None)
-    q = question.lower()
-    if re.search(r"\b(numéro|numero|référence|reference|identifiant|code)\b", q):
-        return "identifier"
-    if re.match(r"\W*(qui|who)\b", q):  # « Qui a lancé… » asks for someone, whatever verb follows
-        return "person"
-    if re.search(r"\b(budget|montant|coût|cout|financ|dot[ée]|how much|funding|euros?|argent|somme)\b", q):
-        return "money"
-    if re.search(r"\b(temps|durée|duree|how long)\b", q):
-        return "duration"
-    if re.search(r"\b(taux|pourcentage|proportion|percentage|rate)\b|(?<!de la )(?<!à )(?<!autre )(?<!nulle )"
-                 r"(?<!quelque )\bpart\b(?! entière)", q):
-        return "share"
-    if re.search(r"\b(quand|date|année|depuis quand|when|what year|lancé|créé|inauguré)\b", q):
-        return "date"
-    if re.search(r"\b(combien|nombre|how many|pétaflops|petaflops|puissance)\b", q):
-        return "number"
-    if re.search(r"\b(qui|who|dirige|directeur|directrice|coordonn|porte|pilot)\w*", q):
-        return "person"
-    return None
-
-
-# What a sentence holding each kind of value looks like.
-_VALUE = {
-    "money": re.compile(r"\d[\d  .,]*\s*(?:M€|Md€|k€|€|millions?|milliards?|euros?)", re.IGNORECASE),
-    "date": re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:janvier|février|mars|avril|mai|juin|juillet|août|"
-                       r"septembre|octobre|novembre|décembre)\b", re.IGNORECASE),
-    "duration": re.compile(r"\b(?:\d+|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze) (?:heures?|jours?|"
-                           r"semaines?|mois|ans?|années?)\b", re.IGNORECASE),
-    "share": re.compile(r"\d\s*%|\bpour ?cent\b|\bper ?cent\b", re.IGNORECASE),
-    # a count: a number that is neither a year nor a day of a month, or a number word (« neuf projets »)
-    "number": re.compile(r"(?<![\d,.])(?!(?:19|20)\d\d\b)\d+(?:[  ]\d{3})*(?:[,.]\d+)?(?![\d]|er\b| (?:janvier|février|"
-                         r"mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre)\b)|\b(?:deux|trois|quatre|"
-                         r"cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|cent|mille|dizaines?|vingtaines?|"
-                         r"trentaines?|cinquantaines?|centaines?|milliers?)\b", re.IGNORECASE),
-    # « avis 2024-46 », « ANR-23-PEIA-0003 », « UAR 2036 », « UMR 8188 »
-    "identifier": re.compile(r"\b\d+(?:-\d+)+\b|\b[A-Z][A-Z0-9]+(?:-[A-Z0-9]+)*[- ]\d{2,}\b"),
-    "person": re.compile(r"\b[A-ZÉ][a-zéèï]+(?:-[A-ZÉ][a-zéèï]+)? [A-ZÉ][A-Za-zéèï-]+"),
-}
-
-
-def type_match(kind: str | None, sentence: str) -> float:
-    """1.0 when ``sentence`` states a value of the ``kind`` :func:`expected_type` gave, else 0.0."""
-    pattern = _VALUE.get(kind)
-    return 1.0 if pattern and pattern.search(sentence) else 0.0
-
-
-# The record fields holding a date (« quand… » asks for any of them).
-_DATE_FIELDS = frozenset({"date", "launch_date", "creation_date", "selection_date", "end_date", "installation_date"})
-
-# Question wording → record fields that answer it (French and English cues, matched on folded text).
-FIELD_CUES = [
-    (r"\b(cree|creee|creation|fonde|fondee|fondation|depuis quand|created|founded|since when)\b",
-     {"creation_date", "launch_date"}),
-    (r"\b(lance|lancee|lancement|debut|demarre|launched|start)\b", {"launch_date", "creation_date"}),
-    (r"\b(combien de|how many|nombre de)\b", {"figures"}),
-    (r"\b(quand|when|quelle date|en quelle annee|what year|since when|depuis quand)\b",
-     _DATE_FIELDS),
-    (r"\b(budget|dote|dotation|montant|finance|financement|combien d.euros|funding|how much)\b",
-     {"budget", "funding", "amount"}),
-    (r"\b(dirig\w*|directeur|directrice|direction|responsable|tete|leads?|director|head)\b",
-     {"director", "head", "coordinators", "role"}),
-    (r"\b(role|fonction|poste|sert|servir|a quoi)\b", {"role", "mission", "objectives", "support", "uses"}),
-    (r"\b(coordon\w*|coordinat\w*|porte\w*|pilot\w*|copilot\w*|co-pilot\w*)\b",
-     {"coordinators", "copilots", "lead_institution", "relations.lead", "operator", "relations.operator",
-      "relations.coordinator"}),
-    (r"\b(ou|situe|situee|installe|installee|implante|localise|where|located|site|ville)\b",
-     {"location", "site", "city"}),
-    (r"\b(puissance|petaflops?|pflops?|performance|power)\b", {"peak_performance"}),
-    (r"\b(gpu|gpus|cartes graphiques)\b", {"gpus"}),
-    (r"\b(operateur|opere|exploite|operated?|operator)\b", {"operator", "relations.operator"}),
-    (r"\b(partenaires?|partners?|collabore)\b", {"partners", "relations.partners"}),
-    (r"\b(axes?|themes?|thematiques?)\b", {"axis", "objectives"}),
-    (r"\b(site web|site internet|website|url)\b", {"website"}),
-]
-
-
-def cued_field_groups(question: str) -> list[set[str]]:
-    """One set of record fields per thing the question asks (« qui porte X et de quelle somme… » → two).
-
-    An apposition (« X, directeur de Y, … ») cues nothing; a question asking why, how or in what frame something
-    was launched or created does not ask its date.
-    """
-    question = _asking_part(question)
-    folded = fold(question)
-    groups = [set(names) for pattern, names in FIELD_CUES if re.search(pattern, folded)]
-    if _MANNER.match(question):
-        groups = [g for g in groups if not g <= _DATE_FIELDS]
-    return groups
-
-
-
-
-def cued_fields(question: str) -> set[str]:
-    """Record fields the question's wording points to (« Quand AISSAI a-t-il été créé ? » → creation_date)."""
-    return set().union(*cued_field_groups(question))
-
-
-def field_asked(field: str | None, fields: set[str]) -> bool:
-    """``field`` is one the question points to; a question about when accepts any date field (« signature_date »)."""
-    if not field or not fields:
-        return False
-    return field in fields or (field.endswith("_date") and "date" in fields)
-
-
-# Requests the assistant refuses whatever the corpus holds: private data about people, and
-# instructions that try to change its task. Matched on folded (accentless, lower-case) text.
-REFUSALS = [
-    ("donnée personnelle", r"\b(combien (?:gagne|gagnent|touche|touchent|percoit|percoivent)|"
-     r"(?:gagne|touche|percoit)-t-(?:il|elle)|how much (?:does|do|did) [\w -]{1,40}? (?:earn|make|get paid)|salaire|remuneration|adresse (personnelle|postale)|domicile|telephone|"
-     r"numero de portable|e-?mail personnel|date de naissance|quel age|vie privee|salary|home address|"
-     r"phone number|date of birth|how old|est-(il|elle) marie\w*|married)\b"),
-    ("consigne hors de la tâche", r"\b(ignore[rsz]? (tes|vos|les|toutes|all|your|previous)|oublie (tes|vos|les)|"
-     r"instructions? (precedentes|systeme)|system prompt|prompt systeme|tu es maintenant|you are now|"
-     r"ecris(-moi)? (un|une) (poeme|chanson|script|programme|histoire|code)|write (a|me a) (poem|song|script))"),
-]
-
-
-def refusal_reason(question: str) -> str | None:
-    """Why the question must be refused outright, or None."""
-    folded = fold(question)
-    for reason, pattern in REFUSALS:
-        if re.search(pattern, folded):
-            return reason
-    return None
 
 
 def is_english(question: str) -> bool:
@@ -295,94 +119,6 @@ def asks_summary(question: str) -> bool:
     return bool(_SUMMARY.search(fold(question)))
 
 
-@dataclass(eq=False)
-class ParsedQuestion:
-    """A question read once. ``Assistant.ask_stream`` builds it and hands it to retrieval, the answerer, the premise
-    checks, the figures and the generator; each reading is computed the first time it is asked for, then kept.
-
-    Attributes:
-        text: The question as asked (checked, stripped).
-        query: The retrieval query: the question, or its standalone form for a follow-up, plus the lexicon's words.
-    """
-
-    text: str
-    query: str = ""
-
-    def __post_init__(self):
-        self.query = self.query or self.text
-
-    def __str__(self) -> str:
-        return self.text
-
-    @cached_property
-    def english(self) -> bool:
-        return is_english(self.text)
-
-    @cached_property
-    def folded(self) -> str:
-        return fold(self.text)
-
-    @cached_property
-    def terms(self) -> list[str]:
-        """The question's own analysed terms (stems, accented and folded)."""
-        return analyze(self.text)
-
-    @cached_property
-    def query_terms(self) -> list[str]:
-        return analyze(self.query)
-
-    @cached_property
-    def kind(self) -> str | None:
-        return expected_type(self.text)
-
-    @cached_property
-    def field_groups(self) -> list[set[str]]:
-        return cued_field_groups(self.text)
-
-    @cached_property
-    def fields(self) -> set[str]:
-        return set().union(*self.field_groups)
-
-    @cached_property
-    def attributes(self) -> list[str]:
-        return asked_attributes(self.text, english=self.english)
-
-    @cached_property
-    def qualifiers(self) -> list[str]:
-        return restrictive_qualifiers(self.text, english=self.english)
-
-    @cached_property
-    def counted(self) -> set[str]:
-        return counted_terms(self.text)
-
-    @cached_property
-    def refusal(self) -> str | None:
-        return refusal_reason(self.text)
-
-    @cached_property
-    def definition(self) -> str | None:
-        return definition_target(self.text)
-
-    @cached_property
-    def summary(self) -> bool:
-        return asks_summary(self.text)
-
-    @cached_property
-    def latest(self) -> bool:
-        return asks_for_latest(self.text)
-
-    @cached_property
-    def definitional(self) -> bool:
-        """Worded as « qu'est-ce que… », « what is… »: alias lines (« X est aussi appelé Y ») may answer it."""
-        return bool(re.search(r"\b(qu.est[- ]ce que|c.est quoi|what is|what are|que (sont|signifie)|presente|definition)\b",
-                              self.folded))
-
-
-def parsed(question: str | ParsedQuestion, query: str = "") -> ParsedQuestion:
-    """``question`` read once: itself when it already is, else a new :class:`ParsedQuestion`."""
-    return question if isinstance(question, ParsedQuestion) else ParsedQuestion(question, query)
-
-
 _COUNTED = re.compile(r"\b(?:combien|nombre|how many|number)\s+(?:de\s+|d['’]|of\s+)?((?:[\w-]+\s*){1,2})",
                       re.IGNORECASE)
 
@@ -392,3 +128,23 @@ def counted_terms(question: str) -> set[str]:
     match = _COUNTED.search(question)
     return set(analyze(match.group(1))) if match else set()
 
+
+
+_AND_THEN = re.compile(r"^(.+?),?\s+et\s+((?:quand|qui|ou|où|combien|quel\w*|comment|pourquoi|depuis|when|who|where|how|"
+                       r"which|what)\b.*)$")
+
+
+def split_definition(target: str | None) -> tuple[str | None, str | None]:
+    """« le gdr ia et quand a-t-il été créé » → (« le gdr ia », « quand a-t-il été créé »); no second part → None."""
+    if target is None:
+        return None, None
+    match = _AND_THEN.match(target)
+    return (match.group(1), match.group(2)) if match else (target, None)
+
+
+_DEFINITIONAL = re.compile(r"\b(qu.est[- ]ce que|c.est quoi|what is|what are|que (sont|signifie)|presente|definition)\b")
+
+
+def is_definitional(folded: str) -> bool:
+    """Worded as « qu'est-ce que… », « what is… » (on folded text): alias lines (« X est aussi appelé Y ») may answer it."""
+    return bool(_DEFINITIONAL.search(folded))

@@ -16,19 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.errors import BackendUnavailable
+from corpus.errors import RankerError
 
 FILE = Path(__file__).resolve().parent / "ranker.json"
 
-# Every feature the ranker reads, as the answerer names them (assistant/read/extractive.py, ``Candidate.features``),
+# Every feature the ranker reads, as the answerer names them (assistant/read/candidates.py, ``Candidate.features``),
 # then the reader's logit.
 FEATURES = ("reader", "cosine", "coverage", "type", "rank", "subject", "field", "passage_dense", "passage_bm25",
             "position", "record", "short", "alias", "context_coverage", "context_cosine")
-
-
-class RankerError(BackendUnavailable):
-    """The ranker's file is missing or does not describe a ranker: the learned reader cannot run (the CLI says so in
-    one line and exits 1, as for any :class:`~corpus.errors.AssistantError`)."""
 
 
 @dataclass(frozen=True)

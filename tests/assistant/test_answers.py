@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from assistant.compose.answer import ABSTAIN_EN, ABSTAIN_FR, Answer, Citation, verify_citations
+from assistant.compose.answer import Answer, Citation, verify_citations
+from assistant.compose.messages import ABSTAIN_EN, ABSTAIN_FR
 from assistant.query.followup import condense, is_follow_up
 from corpus.errors import InvalidQuestion
 

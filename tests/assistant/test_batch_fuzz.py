@@ -220,7 +220,7 @@ def test_csv_output_reads_back_exactly_through_resume(rows):
 
 def refused(text: str | None) -> bool:
     """Whether the assistant refuses ``text`` (unreadable line, empty or too long question), by its own rule."""
-    from assistant.app import Assistant
+    from assistant.service import Assistant
     from assistant.settings import AnswerSettings
     from corpus.errors import InvalidQuestion
 

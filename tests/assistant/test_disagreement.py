@@ -35,7 +35,8 @@ Il réunit des laboratoires de toute la France autour de l'apprentissage automat
 
 
 def build(tmp_path, clean_settings, amount):
-    from assistant.app import build, build_index_from_settings
+    from assistant.app import build
+    from assistant.indexing import build_index_from_settings
 
     (tmp_path / "src").mkdir()
     (tmp_path / "prog").mkdir()

@@ -65,11 +65,11 @@ def test_calibration_and_comparison_are_computed_from_results(real_assistant, de
     every = read_items(DEV, "jsonl")
     items = every[:15] + [i for i in every if i.expectation.abstain][:15]
     chunk_texts = {c.chunk_id: c.text for c in real_assistant.index.chunks}
-    real_assistant.answerer.min_confidence = float("-inf")
+    real_assistant.pipeline.extractive.abstention.min_confidence = float("-inf")
     try:
         raw = [evaluate_item(real_assistant, i, chunk_texts) for i in items]
     finally:
-        real_assistant.answerer.min_confidence = real_assistant.settings.answer.min_confidence
+        real_assistant.pipeline.extractive.abstention.min_confidence = real_assistant.settings.answer.min_confidence
     assert not any(r.abstained for r in raw if "refused" not in (r.signals or {}))
     fit = calibrate(raw)
     assert 0 <= fit["dense_weight"] <= 1 and fit["false_abstention_rate"] <= 0.05
@@ -132,7 +132,7 @@ def test_a_generative_eval_reports_what_the_model_wrote_and_why_it_fell_back(rea
     with FakeLLMServer() as server:
         # right for the budget question, unsupported for the others
         server.reply = "Le PEPR IA est doté de 73 millions d'euros sur six ans [1]."
-        assistant = dataclasses.replace(real_assistant, generator=GenerativeAnswerer(
+        assistant = real_assistant.with_generator(GenerativeAnswerer(
             OpenAIBackend(f"{server.url}/v1", "m")))
         original = assistant.settings.answer.mode
         assistant.settings.answer.mode = "generative"

@@ -9,10 +9,12 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.app import Assistant
+from assistant.service import Assistant
 from assistant.decide.figures import stated_figure
-from assistant.query.wording import (asked_attributes, definition_target, expected_type, is_english, refusal_reason,
-                                restrictive_qualifiers)
+from assistant.query.kinds import expected_type
+from assistant.query.parse import read
+from assistant.query.policy import refusal_reason
+from assistant.query.wording import asked_attributes, definition_target, is_english, restrictive_qualifiers
 from assistant.settings import Settings
 from corpus.errors import InvalidQuestion
 from corpus.injection import addresses_assistant
@@ -41,7 +43,7 @@ def test_reading_a_question_never_raises(text):
     expected_type(text), definition_target(text), refusal_reason(text), is_english(text)
     asked_attributes(text), restrictive_qualifiers(text), addresses_assistant(text)
     for kind in ("money", "number", "share", "date", None):
-        stated_figure(text, kind, text)
+        stated_figure(text, kind, read(text).counted)
 
 
 @settings(max_examples=100, deadline=None)

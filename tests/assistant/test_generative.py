@@ -33,7 +33,7 @@ def server():
 def assistant(request, real_assistant, server):
     backend = (OpenAIBackend(f"{server.url}/v1", "m", stall_timeout=0.5) if request.param == "openai"
                else OllamaBackend(server.url, "m", stall_timeout=0.5))
-    return dataclasses.replace(real_assistant, generator=GenerativeAnswerer(backend, deadline_s=2.0))
+    return real_assistant.with_generator(GenerativeAnswerer(backend, deadline_s=2.0))
 
 
 def passage(body: dict, n: int) -> str:
@@ -101,7 +101,7 @@ def test_a_failing_backend_gives_the_extractive_answer_with_a_notice(assistant, 
 def test_a_backend_that_is_not_running_gives_the_extractive_answer(real_assistant):
     with FakeLLMServer() as srv:
         url = srv.url
-    assistant = dataclasses.replace(real_assistant, generator=GenerativeAnswerer(OpenAIBackend(f"{url}/v1", "m")))
+    assistant = real_assistant.with_generator(GenerativeAnswerer(OpenAIBackend(f"{url}/v1", "m")))
     answer = assistant.ask(BUDGET, mode="generative")
     assert answer.fallback["reason"] == "unavailable" and "73 millions" in answer.answer
 
@@ -140,5 +140,5 @@ def test_a_rewrite_that_invents_its_subject_falls_back_to_the_offline_condensati
 
 
 def test_no_backend_configured(real_assistant):
-    answer = dataclasses.replace(real_assistant, generator=None).ask(BUDGET, mode="generative")
+    answer = real_assistant.with_generator(None).ask(BUDGET, mode="generative")
     assert answer.mode == "extractive" and answer.fallback["reason"] == "unavailable" and answer.notice

@@ -64,7 +64,8 @@ Le programme PROG réunit des laboratoires de toute la France autour de l'appren
 
 @pytest.fixture
 def injected(tmp_path, clean_settings):
-    from assistant.app import build, build_index_from_settings
+    from assistant.app import build
+    from assistant.indexing import build_index_from_settings
 
     (tmp_path / "src").mkdir()
     (tmp_path / "prog").mkdir()
@@ -87,7 +88,7 @@ def test_an_injected_instruction_is_never_shown_to_a_model_nor_supports_its_answ
     with FakeLLMServer() as server:
         server.reply = "Le budget du programme PROG est de 5 euros [1]."
         backend = OpenAIBackend(f"{server.url}/v1", "m", stall_timeout=0.5)
-        assistant = dataclasses.replace(injected, generator=GenerativeAnswerer(backend, context="passages",
+        assistant = injected.with_generator(GenerativeAnswerer(backend, context="passages",
                                                                                deadline_s=2.0))
         answer = assistant.ask("Quel est le budget du programme PROG ?", mode="generative")
         prompts = json.dumps(server.requests, ensure_ascii=False)
@@ -100,7 +101,7 @@ def test_auto_keeps_a_written_answer_that_agrees_with_any_cited_extract(injected
     with FakeLLMServer() as server:
         server.reply = "Le programme PROG dispose de 73 millions d'euros sur six ans [1]. Il a été lancé en mars 2024 [2]."
         backend = OpenAIBackend(f"{server.url}/v1", "m", stall_timeout=0.5)
-        assistant = dataclasses.replace(injected, generator=GenerativeAnswerer(backend, context="quotes",
+        assistant = injected.with_generator(GenerativeAnswerer(backend, context="quotes",
                                                                                deadline_s=2.0))
         answer = assistant.ask("Quel est le budget du programme PROG et quand a-t-il été lancé ?", mode="auto")
     assert len(answer.citations) >= 1
@@ -111,7 +112,7 @@ def test_a_model_is_not_asked_to_rewrite_sources_that_disagree(real_assistant):
     with FakeLLMServer() as server:
         server.reply = "Le PEPR IA compte 65 doctorants [1]."
         backend = OpenAIBackend(f"{server.url}/v1", "m", stall_timeout=0.5)
-        assistant = dataclasses.replace(real_assistant, generator=GenerativeAnswerer(backend, deadline_s=2.0))
+        assistant = real_assistant.with_generator(GenerativeAnswerer(backend, deadline_s=2.0))
         answer = assistant.ask("Combien de doctorants ont été formés dans le cadre du PEPR IA ?", mode="auto")
         asked = len(server.requests)
     assert asked == 0 and answer.fallback["reason"] == "several_values" and answer.notice
@@ -123,7 +124,7 @@ def test_a_rewrite_that_changes_what_is_asked_is_not_used(real_assistant):
         server.reply = lambda body: ("Qui dirige le programme PEPR IA ?"
                                      if "Dernière question" in body["messages"][-1]["content"] else "")
         backend = OpenAIBackend(f"{server.url}/v1", "m", stall_timeout=0.5)
-        assistant = dataclasses.replace(real_assistant, generator=GenerativeAnswerer(backend, deadline_s=2.0))
+        assistant = real_assistant.with_generator(GenerativeAnswerer(backend, deadline_s=2.0))
         answer = assistant.ask("Et son budget ?", history=["Qu'est-ce que le PEPR IA ?"], mode="generative")
     assert answer.signals["condensed_by"] == "offline" and "73 millions" in answer.answer
 

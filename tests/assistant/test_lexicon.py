@@ -1,4 +1,9 @@
-from assistant.query.lexicon import expand
+from assistant.query.lexicon import expand as expand_query
+from assistant.query.parse import read
+
+
+def expand(text: str) -> str:
+    return expand_query(read(text))
 
 
 def test_everyday_words_reach_the_corpus_vocabulary():

@@ -62,7 +62,7 @@ def test_a_deadline_stops_the_local_model(local_backend):
 def test_grounded_generative_answers_from_the_real_model(real_assistant, local_backend, questions):
     """The real 270M model writes answers the grounding check keeps; when it writes something the passages do
     not support, the extractive answer is shown instead, with the reason. Either way the answer is right."""
-    assistant = dataclasses.replace(real_assistant, generator=GenerativeAnswerer(local_backend))
+    assistant = real_assistant.with_generator(GenerativeAnswerer(local_backend))
     chunks = {c.chunk_id: c.text for c in assistant.index.chunks}
     kept = 0
     for question, value in questions:

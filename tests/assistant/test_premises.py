@@ -2,8 +2,16 @@
 
 import pytest
 
-from assistant.decide.premises import Evidence, unsupported_premise
+from assistant.decide.premises import Evidence
+from assistant.decide.premises import unsupported_premise as premise_of
+from assistant.query.parse import read
 from assistant.query.wording import asked_attributes, restrictive_qualifiers
+
+
+def unsupported_premise(question: str, evidence: list) -> str | None:
+    """The premise check of the question read as the pipeline reads it."""
+    return premise_of(read(question), evidence)
+
 
 # A real fiche line of the corpus: it names Inria, but states a director for the CNRS only.
 DIRECTOR = ("PEPR IA — direction : Jamal Atif, directeur du PEPR IA pour le CNRS (page reprenant l'article CNRS "

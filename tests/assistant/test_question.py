@@ -1,4 +1,9 @@
-from assistant.query.wording import asks_for_latest, cued_field_groups, expected_type, is_english, refusal_reason
+import pytest
+
+from assistant.query.fields import cued_field_groups
+from assistant.query.kinds import expected_type
+from assistant.query.policy import refusal_reason
+from assistant.query.wording import asks_for_latest, is_english
 
 
 def test_private_data_and_off_task_requests_are_refused():
@@ -48,21 +53,17 @@ def test_english_is_told_by_its_function_words():
 
 
 def test_a_question_is_read_once_and_reads_as_the_functions_do():
-    from assistant.query import wording as q
+    import dataclasses
+
+    from assistant.query import fields, kinds, wording
+    from assistant.query.parse import read
 
     text = "Combien de start-up spécialisées en intelligence artificielle sont issues du CNRS en 2024 ?"
-    reading = q.ParsedQuestion(text, "requête élargie")
-    assert reading.query == "requête élargie" and q.ParsedQuestion(text).query == text
-    assert reading.kind == q.expected_type(text) == "number"
-    assert reading.qualifiers == q.restrictive_qualifiers(text) and "2024" in reading.qualifiers
-    assert reading.fields == q.cued_fields(text) and reading.counted == q.counted_terms(text)
+    reading = read(text)
+    assert reading.search == text and reading.vector is None  # the query stage completes these
+    assert reading.kind == kinds.expected_type(text) == "number"
+    assert list(reading.qualifiers) == wording.restrictive_qualifiers(text) and "2024" in reading.qualifiers
+    assert reading.fields == fields.cued_fields(text) and reading.counted == wording.counted_terms(text)
     assert reading.english is False and reading.refusal is None and not reading.summary
-    assert q.parsed(reading) is reading and q.parsed(text).text == text
-    calls = []
-    original = q.expected_type
-    q.expected_type = lambda t: calls.append(t) or original(t)
-    try:
-        fresh = q.ParsedQuestion(text)
-        assert fresh.kind == fresh.kind == "number" and len(calls) == 1  # computed the first time only
-    finally:
-        q.expected_type = original
+    with pytest.raises(dataclasses.FrozenInstanceError):  # no stage changes what the entrance read
+        reading.search = "autre chose"

@@ -7,7 +7,9 @@ import yaml
 import corpus
 from corpus.fields import as_of_phrase, date_phrase, enumerate_fr, of, to
 from corpus.load import load_corpus
-from corpus.programme import RESEARCH_NOTE, fold, load_programme, load_records, several_valued
+from corpus.programme import load_programme, load_records, several_valued
+from corpus.records import RESEARCH_NOTE
+from corpus.text import fold
 
 GOOD = """
 - id: prog

@@ -120,7 +120,8 @@ def test_sentence_transformers_backend_builds_a_real_index(tmp_path):
 def test_no_text_of_the_real_index_speaks_of_how_sources_were_read(real_index_dir):
     """Notes about our own reading of pages (« copie lue », « non retrouvé », « déduit »…) are never indexed,
     quoted or shown: not in a passage, not in what the embedder saw, not in the metadata the sources panel shows."""
-    from corpus.programme import RESEARCH_NOTE, fold
+    from corpus.records import RESEARCH_NOTE
+    from corpus.text import fold
 
     index = load_index(real_index_dir)
     texts = {c.chunk_id: f"{c.embedding_text()} {json.dumps(c.metadata, ensure_ascii=False)}" for c in index.chunks}

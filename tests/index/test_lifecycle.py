@@ -102,7 +102,8 @@ def test_a_second_build_is_refused_while_one_runs(tmp_path):
 
 def serving(tmp_path, clean_settings, documents: int, marker: str):
     """An assistant serving an index of ``documents`` synthetic notes, and its settings."""
-    from assistant.app import build, build_index_from_settings
+    from assistant.app import build
+    from assistant.indexing import build_index_from_settings
 
     write_corpus(tmp_path / "data", documents, marker)
     settings = clean_settings(index=IndexSettings(dir=tmp_path / "index"), llm=LLMSettings(backend="none"),
@@ -113,7 +114,7 @@ def serving(tmp_path, clean_settings, documents: int, marker: str):
 
 
 def test_questions_keep_being_answered_while_builds_switch_versions(tmp_path, clean_settings):
-    from assistant.app import build_index_from_settings
+    from assistant.indexing import build_index_from_settings
 
     assistant, settings = serving(tmp_path, clean_settings, 6, "v0")
     first_version = assistant.index.manifest.version
@@ -145,7 +146,7 @@ def test_questions_keep_being_answered_while_builds_switch_versions(tmp_path, cl
 
 
 def test_a_damaged_new_version_is_refused_and_the_served_one_stays(tmp_path, clean_settings):
-    from assistant.app import build_index_from_settings
+    from assistant.indexing import build_index_from_settings
 
     assistant, settings = serving(tmp_path, clean_settings, 3, "d0")
     served = assistant.index.manifest.version

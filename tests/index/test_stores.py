@@ -141,7 +141,8 @@ def test_changing_engine_is_refused_at_load_and_the_rebuild_reuses_every_vector(
 
 def test_questions_keep_being_answered_while_builds_switch_versions(tmp_path, clean_settings, store):
     """In one process (Milvus Lite serves a file to one process): a reader thread asks while builds switch."""
-    from assistant.app import build, build_index_from_settings
+    from assistant.app import build
+    from assistant.indexing import build_index_from_settings
 
     data = tmp_path / "data"
     (data / "programme").mkdir(parents=True)
@@ -191,7 +192,8 @@ def test_dev_and_test_answers_agree_on_both_engines(tmp_path, real_index_dir, re
     confidence weights refitted on FAISS after the int8 change of issue 25 it went from one question to two."""
     from pathlib import Path
 
-    from assistant.app import build, build_index_from_settings
+    from assistant.app import build
+    from assistant.indexing import build_index_from_settings
     from assistant.batch import read_items
     from assistant.evaluate.metrics import run_eval
 

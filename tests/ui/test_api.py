@@ -219,7 +219,8 @@ def test_an_index_rebuild_switches_versions_with_no_failed_request(real_index_di
 
     from openai import OpenAI
 
-    from assistant.app import build, build_index_from_settings
+    from assistant.app import build
+    from assistant.indexing import build_index_from_settings
     from assistant.settings import IndexSettings
     from ui.api import app
 
@@ -444,6 +445,16 @@ class SlowAnswerer:
             self.calls.append((getattr(question, "text", str(question)), began, time.monotonic()))
 
 
+def with_extractive(assistant, extractive):
+    """``assistant`` whose pipeline answers with ``extractive`` (the same stages otherwise)."""
+    import copy
+    import dataclasses
+
+    pipeline = copy.copy(assistant.pipeline)
+    pipeline.extractive = extractive
+    return dataclasses.replace(assistant, pipeline=pipeline)
+
+
 @pytest.fixture
 def slow_api(real_assistant):
     """``make(delay, waiting)``: the API over the real assistant with a :class:`SlowAnswerer`, one answer at a time
@@ -456,8 +467,8 @@ def slow_api(real_assistant):
     servers = []
 
     def make(delay: float, waiting: int):
-        slow = SlowAnswerer(real_assistant.answerer, delay)
-        assistant = dataclasses.replace(real_assistant, answerer=slow)
+        slow = SlowAnswerer(real_assistant.pipeline.extractive, delay)
+        assistant = with_extractive(real_assistant, slow)
         settings = real_assistant.settings.model_copy(update={"api": ApiSettings(max_concurrent=1,
                                                                                    max_waiting=waiting)})
         base, server = serve(app(assistant, settings))
@@ -572,9 +583,9 @@ def test_the_chat_drops_the_waiting_question_of_a_closed_page(real_assistant):
 
     from ui.app import launch
 
-    slow = SlowAnswerer(real_assistant.answerer, 2.0)
+    slow = SlowAnswerer(real_assistant.pipeline.extractive, 2.0)
     port = free_port()
-    demo = launch(dataclasses.replace(real_assistant, answerer=slow), host="127.0.0.1", port=port, block=False,
+    demo = launch(with_extractive(real_assistant, slow), host="127.0.0.1", port=port, block=False,
                   max_queue=1)
     base = f"http://127.0.0.1:{port}"
     try:

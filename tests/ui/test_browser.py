@@ -172,7 +172,8 @@ HOSTILE_QUESTION = "Et https://evil.example/q_1, WWW.X.ORG, a@b.fr, $$y$$ et [z]
 def hostile_page_url(clean_settings, tmp_path_factory):
     """The real pipeline over a one-document corpus whose sentence is HOSTILE_QUOTE; it answers whatever the
     question's words (``answer.min_confidence`` at its floor), so that the quote reaches the page."""
-    from assistant.app import build, build_index_from_settings
+    from assistant.app import build
+    from assistant.indexing import build_index_from_settings
     from assistant.settings import AnswerSettings, CorpusSettings, IndexSettings
     from tests.ui.raw_queue import served_settings
     from ui.app import launch

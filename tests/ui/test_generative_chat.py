@@ -25,7 +25,7 @@ def client(real_assistant, model_server):
     from ui.app import launch
 
     backend = OpenAIBackend(f"{model_server.url}/v1", "m", stall_timeout=1.0)
-    assistant = dataclasses.replace(real_assistant, generator=GenerativeAnswerer(backend, deadline_s=3.0))
+    assistant = real_assistant.with_generator(GenerativeAnswerer(backend, deadline_s=3.0))
     port = free_port()
     demo = launch(assistant, host="127.0.0.1", port=port, block=False)
     yield Client(f"http://127.0.0.1:{port}/", verbose=False)
@@ -73,7 +73,7 @@ def test_past_the_waiting_line_a_question_is_told_the_service_is_busy(real_assis
     model_server.stall_seconds = 2.0
     model_server.reply = "Le PEPR IA est doté de 73 millions d'euros sur six ans [1]."
     backend = OpenAIBackend(f"{model_server.url}/v1", "m", stall_timeout=5.0)
-    assistant = dataclasses.replace(real_assistant, generator=GenerativeAnswerer(backend, deadline_s=20.0))
+    assistant = real_assistant.with_generator(GenerativeAnswerer(backend, deadline_s=20.0))
     port = free_port()
     demo = launch(assistant, host="127.0.0.1", port=port, block=False, max_queue=1)
     try:

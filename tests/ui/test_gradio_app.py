@@ -36,7 +36,7 @@ def client(server):
 
 
 def last_text(history) -> str:
-    from ui.app import message_text
+    from ui.messages import message_text
 
     return message_text(history[-1])
 
@@ -112,7 +112,7 @@ def test_binds_to_loopback_only(served):
 
 
 def test_user_questions_feed_follow_ups():
-    from ui.app import user_questions
+    from ui.messages import user_questions
 
     history = [{"role": "user", "content": "Qu'est-ce que le PEPR IA ?"},
                {"role": "assistant", "content": "Un programme…"}]
@@ -122,7 +122,7 @@ def test_user_questions_feed_follow_ups():
 def test_a_refused_huge_question_is_echoed_by_its_beginning_only(client):
     """Audit, issue 14, finding 15: a 300 KB question (under limits.request_bytes; past it, 413) is refused, and
     not sent back whole into the chat."""
-    from ui.app import ECHO_CHARS, message_text
+    from ui.messages import ECHO_CHARS, message_text
 
     question = "Quel est le budget du PEPR IA ? " + "x" * 300_000
     history, _, _ = ask(client, question)

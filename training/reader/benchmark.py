@@ -106,7 +106,7 @@ def run(settings, file: Path, *, part: str = "held_out", questions: int = 400, r
 
     ``sweep``: the learned reader abstains at no threshold, and the report gives, for each threshold, the share of
     answerable questions it would refuse and of removed-paragraph questions it would refuse (to choose one)."""
-    from assistant.app import _components, build, settings_embedder
+    from assistant.app import build, settings_embedder
     from index.build import build_index
 
     chosen = split(load(file), file)[part]
@@ -121,26 +121,27 @@ def run(settings, file: Path, *, part: str = "held_out", questions: int = 400, r
     report = {"file": str(file), "part": part, "articles": len(chosen), "paragraphs": len(documents),
               "questions": len(asked), "seed": seed}
 
-    def variants(assistant):
+    def assistants() -> dict:
+        """One assistant per answerer, each built from the settings as the product builds it."""
+        out = {}
         for name in answerers:
             update = {"reader": name, **({"min_reader": 0.0} if sweep and name == "learned" else {})}
-            answer_settings = settings.answer.model_copy(update=update)
-            _, answerer = _components(settings.model_copy(update={"answer": answer_settings}), assistant.index, embedder)
-            yield name, answerer
+            out[name] = build(settings.model_copy(update={"answer": settings.answer.model_copy(update=update)}))
+        return out
 
-    assistant = build(settings)
-    assistant.ask(asked[0].text)  # warm-up: models loaded, caches filled
-    answerer_of = dict(variants(assistant))
+    assistant_of = assistants()
+    for assistant in assistant_of.values():
+        assistant.ask(asked[0].text)  # warm-up: models loaded, caches filled
     per: dict[str, list[dict]] = {name: [] for name in [*answerers, "first passage", "3 best e5 sentences"]}
     ranks = []
     for n, q in enumerate(asked, 1):
         query = None
         for name in answerers:
-            assistant.answerer = answerer_of[name]
             t = time.perf_counter()
-            answer = assistant.ask(q.text)
+            answer = assistant_of[name].ask(q.text)
             per[name].append(_judge(answer, q, (time.perf_counter() - t) * 1000))
             query = answer.retrieval_query or q.text
+        assistant = assistant_of[answerers[0]]
         for name, row in _baselines(assistant, q, query).items():
             per[name].append(row)
         ranks.append(_recall(assistant, q, query))
@@ -154,11 +155,10 @@ def run(settings, file: Path, *, part: str = "held_out", questions: int = 400, r
         build_index(settings.index.dir, [d for d in documents if d.doc_id not in gone], embedder,
                     backend=settings.index.embedder, chunk_chars=settings.index.chunk_chars,
                     chunk_overlap=settings.index.chunk_overlap)
-        assistant = build(settings)
-        answerer_of = dict(variants(assistant))
+        assistant_of = assistants()
         rows = []
         for name in answerers:
-            assistant.answerer = answerer_of[name]
+            assistant = assistant_of[name]
             refused = supported = 0
             confidences = []
             for q in removed_questions:

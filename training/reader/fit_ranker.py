@@ -42,25 +42,24 @@ ROWS = ROOT / "var" / "ranker" / "rows.json"
 DEV = ROOT / "eval" / "dev_qa.jsonl"
 
 
-def _collect_questions(assistant, answerer, asked, label, source: str, progress) -> list[dict]:
-    """One entry per question: its shortlist's feature rows, labels and premise flags."""
+def _collect_questions(assistant, ranking, asked, label, source: str, progress) -> list[dict]:
+    """One entry per question: its shortlist's feature rows, labels and premise flags, read through the assistant's
+    own pipeline (its query, retrieval and sentence scores; ``ranking`` reads the shortlist, unranked)."""
     from assistant.decide.premises import unsupported_premise
 
     out = []
     started = time.perf_counter()
+    pipeline = assistant.pipeline
     for n, (qid, text, history, answers, answerable) in enumerate(asked, 1):
-        answer = assistant.ask(text, history=history)
-        query = answer.retrieval_query or text
-        retriever = assistant.retriever
-        vector = retriever.query_vector(query)
-        hits = retriever.search(query, assistant.settings.retrieval.top_k, query_vector=vector)
-        candidates = answerer.candidates(text, query, hits, vector)
-        shortlist, _ = answerer.read(text, candidates) if candidates else ([], [])
+        history, _ = assistant.bounded_history(history)
+        query = pipeline.query(assistant.check_question(text), history, "extractive")
+        candidates = pipeline.extractive.scorer.candidates(query, pipeline.retrieve(query).hits)
+        shortlist, _ = ranking.read(query, candidates) if candidates else ([], [])
         out.append({
             "id": qid, "source": source, "answerable": answerable,
             "features": [{k: c.features[k] for k in FEATURES if k in c.features} for c in shortlist],
             "labels": [bool(label(c.text, answers)) for c in shortlist],
-            "premise": [unsupported_premise(text, [answerer._evidence(c)]) is not None for c in shortlist],
+            "premise": [unsupported_premise(query, [pipeline.extractive.evidence(c)]) is not None for c in shortlist],
             "texts": [c.text for c in shortlist],
         })
         if n % 100 == 0:
@@ -74,11 +73,12 @@ def collect(questions: int, removed: int, seed: int, progress=print) -> dict:
     from training.reader.benchmark import contains, prepare
     from training.reader.fquad import DEFAULT_FILE, file_hash
     from assistant.read.learned import Reader
+    from assistant.read.ranking import LearnedRanking
     from assistant.settings import Settings
     from index.build import build_index
 
     settings = Settings()
-    reader = Reader.shared()
+    ranking = LearnedRanking(Reader.shared(), None, settings.answer.reader_shortlist)
     fquad_settings = settings.model_copy(update={"index": settings.index.model_copy(
         update={"dir": ROOT / "var" / "external" / "fquad-calibration"})})
     documents, asked, removed_questions = prepare(DEFAULT_FILE, "calibration", questions, removed, seed)
@@ -91,16 +91,14 @@ def collect(questions: int, removed: int, seed: int, progress=print) -> dict:
     def index(docs):
         build_index(fquad_settings.index.dir, docs, embedder, backend=fquad_settings.index.embedder,
                     chunk_chars=fquad_settings.index.chunk_chars, chunk_overlap=fquad_settings.index.chunk_overlap)
-        assistant = build(fquad_settings)
-        assistant.answerer.reader = reader
-        return assistant
+        return build(fquad_settings)
 
     assistant = index(documents)
-    entries += _collect_questions(assistant, assistant.answerer, fquad(asked, True), contains, "fquad", progress)
+    entries += _collect_questions(assistant, ranking, fquad(asked, True), contains, "fquad", progress)
     gone = {q.doc_id for q in removed_questions}
     assistant = index([d for d in documents if d.doc_id not in gone])
-    entries += _collect_questions(assistant, assistant.answerer, fquad(removed_questions, False), contains,
-                                  "fquad-removed", progress)
+    entries += _collect_questions(assistant, ranking, fquad(removed_questions, False), contains, "fquad-removed",
+                                  progress)
 
     def expected(text, patterns):
         return any(re.search(p, text, re.IGNORECASE) for p in patterns)
@@ -108,11 +106,9 @@ def collect(questions: int, removed: int, seed: int, progress=print) -> dict:
     items = [i for i in read_items(DEV) if isinstance(i, BatchItem)]
     dev = [(i.id, i.question, i.history, i.expectation.expect + i.expectation.expect_all, not i.expectation.abstain)
            for i in items]
-    assistant = build(settings)
-    assistant.answerer.reader = reader
-    entries += _collect_questions(assistant, assistant.answerer, dev, expected, "dev", progress)
+    entries += _collect_questions(build(settings), ranking, dev, expected, "dev", progress)
     return {"fquad_sha256": file_hash(DEFAULT_FILE), "questions": questions, "removed": removed, "seed": seed,
-            "shortlist": assistant.answerer.reader_shortlist, "entries": entries}
+            "shortlist": ranking.shortlist, "entries": entries}
 
 
 def _best(entry: dict, probabilities: np.ndarray) -> tuple[int | None, int | None]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.documents import Document
-from corpus.errors import AssistantError
+from corpus.errors import DatasetError
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FILE = ROOT.parent / "shared" / "data" / "fquad-train" / "fquad_train.json.gz"
@@ -41,10 +41,6 @@ class Article:
     title: str
     paragraphs: tuple[Document, ...]
     questions: tuple[Question, ...]
-
-
-class DatasetError(AssistantError):
-    """The SQuAD-format file is missing, malformed, or not the one the split was fixed on."""
 
 
 def held_out(title: str) -> bool:

@@ -97,7 +97,7 @@ QUESTION_FORMS = ("{label} {of} ?", "Quel est le {label} {of} ?", "Que sait-on d
 
 def record_pairs(seed: int) -> list[tuple[str, str, float]]:
     """Labelled pairs from the curated records: question forms made from each fact field's French label."""
-    from assistant.app import load_corpus_from_settings
+    from assistant.indexing import load_corpus_from_settings
     from assistant.compose.records import record_field
     from assistant.settings import Settings
     from corpus.fields import label, of

@@ -357,7 +357,7 @@ def record_question(label: str, name: str, form: str) -> str:
 def record_windows(measure: Lengths, rng: random.Random, forms: int = 2, max_tokens: int = MAX_TOKENS) -> list[Window]:
     """Question forms per fact field about record X, with X's line (span = the fact's value) and with record Y's
     line of the same field (no-answer). Facts with several values (two lines, two right answers) are left out."""
-    from assistant.app import load_corpus_from_settings
+    from assistant.indexing import load_corpus_from_settings
     from assistant.settings import Settings
     from corpus.fields import label
 

@@ -1,0 +1,104 @@
+"""What kind of value a question asks for (an amount, a date, a person…), read from its wording, and what a
+sentence stating such a value looks like. Hand-written French and English wording rules: no packaged model tells the
+expected answer type of a French question; the learned reader (read/) weighs them as one feature among others."""
+
+from __future__ import annotations
+
+import re
+
+# « Quelle part… », « Quel laboratoire… », « Dans quel cadre… »: the noun after the interrogative names what is asked,
+# whatever verbs follow (« Dans quel cadre le CNRS a-t-il lancé AISSAI ? » asks no date). Nouns naming a value;
+# any other noun asks for a thing, which has no value kind.
+_HEAD = re.compile(r"\b(?:quel|quelle|quels|quelles|which|what)\s+([a-zà-ÿ-]+)", re.IGNORECASE)
+_HEAD_KINDS = {
+    "share": {"part", "parts", "proportion", "pourcentage", "taux", "share", "percentage", "rate"},
+    "money": {"somme", "sommes", "montant", "montants", "budget", "enveloppe", "amount", "sum"},
+    "date": {"date", "dates", "année", "annee", "jour", "mois", "year", "day", "month"},
+    "duration": {"durée", "duree"},
+    "number": {"nombre", "number"},
+    "person": {"personne", "personnes", "chercheur", "chercheuse", "chercheurs", "chercheuses", "scientifique",
+               "scientifiques", "personnalité", "personnalités", "person", "researcher", "scientist"},
+}
+# What follows « quel » when it is no noun: « Quel est le budget… » names the attribute after the verb.
+_NOT_NOUNS = {"est", "sont", "était", "etait", "étaient", "etaient", "sera", "seront", "fut", "is", "are", "was", "were",
+              "will", "did", "does", "do", "has", "have", "can", "type", "genre", "sorte", "kind"}
+# « Pourquoi… », « Comment… », « Dans quel cadre… »: a reason, a manner or a frame is asked, not a value.
+MANNER = re.compile(r"^\W*(?:pourquoi|comment(?! s.appell)|dans quel(?:le)? (?:cadre|but|contexte|objectif)|à quelle fin|"
+                     r"de quelle (?:manière|maniere|façon|facon)|why|how (?!many|much|long|old|often))\b", re.IGNORECASE)
+
+
+def interrogative_head(question: str) -> str | None:
+    """The noun the interrogative bears (« Quelle part des 73 M€… » → part), or None."""
+    for match in _HEAD.finditer(question):
+        noun = match.group(1).lower()
+        if noun not in _NOT_NOUNS:
+            return noun
+    return None
+
+
+# « Jalal Fadili, directeur du centre AISSAI, mène-t-il… »: an apposition between commas describes the subject;
+# it says nothing of what is asked.
+_APPOSITION = re.compile(r",\s+(?!(?:et|ou|and|or)\b)[^,?]{3,80}?,\s+")
+_ASKING = re.compile(r"\b(?:qui|quand|quel\w*|combien|comment|où|pourquoi|who|when|which|what|how|where)\b", re.IGNORECASE)
+
+
+def asking_part(question: str) -> str:
+    """The question without its appositions (those that ask nothing themselves)."""
+    return _APPOSITION.sub(lambda m: m.group(0) if _ASKING.search(m.group(0)) else " ", question)
+
+
+def expected_type(question: str) -> str | None:
+    """The kind of value the question asks for, from its wording (its appositions left out)."""
+    question = asking_part(question)
+    if MANNER.match(question):
+        return None
+    head = interrogative_head(question)
+    if head is not None and not re.match(r"\W*(qui|who)\b", question, re.IGNORECASE):
+        if re.search(r"\b(numéro|numero|référence|reference|identifiant|code)\b", head):
+            return "identifier"
+        return next((kind for kind, nouns in _HEAD_KINDS.items() if head in nouns), None)
+    q = question.lower()
+    if re.search(r"\b(numéro|numero|référence|reference|identifiant|code)\b", q):
+        return "identifier"
+    if re.match(r"\W*(qui|who)\b", q):  # « Qui a lancé… » asks for someone, whatever verb follows
+        return "person"
+    if re.search(r"\b(budget|montant|coût|cout|financ|dot[ée]|how much|funding|euros?|argent|somme)\b", q):
+        return "money"
+    if re.search(r"\b(temps|durée|duree|how long)\b", q):
+        return "duration"
+    if re.search(r"\b(taux|pourcentage|proportion|percentage|rate)\b|(?<!de la )(?<!à )(?<!autre )(?<!nulle )"
+                 r"(?<!quelque )\bpart\b(?! entière)", q):
+        return "share"
+    if re.search(r"\b(quand|date|année|depuis quand|when|what year|lancé|créé|inauguré)\b", q):
+        return "date"
+    if re.search(r"\b(combien|nombre|how many|pétaflops|petaflops|puissance)\b", q):
+        return "number"
+    if re.search(r"\b(qui|who|dirige|directeur|directrice|coordonn|porte|pilot)\w*", q):
+        return "person"
+    return None
+
+
+# What a sentence holding each kind of value looks like.
+_VALUE = {
+    "money": re.compile(r"\d[\d  .,]*\s*(?:M€|Md€|k€|€|millions?|milliards?|euros?)", re.IGNORECASE),
+    "date": re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:janvier|février|mars|avril|mai|juin|juillet|août|"
+                       r"septembre|octobre|novembre|décembre)\b", re.IGNORECASE),
+    "duration": re.compile(r"\b(?:\d+|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze) (?:heures?|jours?|"
+                           r"semaines?|mois|ans?|années?)\b", re.IGNORECASE),
+    "share": re.compile(r"\d\s*%|\bpour ?cent\b|\bper ?cent\b", re.IGNORECASE),
+    # a count: a number that is neither a year nor a day of a month, or a number word (« neuf projets »)
+    "number": re.compile(r"(?<![\d,.])(?!(?:19|20)\d\d\b)\d+(?:[  ]\d{3})*(?:[,.]\d+)?(?![\d]|er\b| (?:janvier|février|"
+                         r"mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre)\b)|\b(?:deux|trois|quatre|"
+                         r"cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|cent|mille|dizaines?|vingtaines?|"
+                         r"trentaines?|cinquantaines?|centaines?|milliers?)\b", re.IGNORECASE),
+    # « avis 2024-46 », « ANR-23-PEIA-0003 », « UAR 2036 », « UMR 8188 »
+    "identifier": re.compile(r"\b\d+(?:-\d+)+\b|\b[A-Z][A-Z0-9]+(?:-[A-Z0-9]+)*[- ]\d{2,}\b"),
+    "person": re.compile(r"\b[A-ZÉ][a-zéèï]+(?:-[A-ZÉ][a-zéèï]+)? [A-ZÉ][A-Za-zéèï-]+"),
+}
+
+
+def type_match(kind: str | None, sentence: str) -> float:
+    """1.0 when ``sentence`` states a value of the ``kind`` :func:`expected_type` gave, else 0.0."""
+    pattern = _VALUE.get(kind)
+    return 1.0 if pattern and pattern.search(sentence) else 0.0
+
