@@ -73,8 +73,8 @@ def assemble(settings: Settings, index: LoadedIndex, embedder, generator: Genera
                             unknown_penalty=a.unknown_penalty, unsupported_penalty=a.unsupported_penalty,
                             min_dense_english=a.min_dense_english, ranker=ranking.ranker if ranking else None,
                             min_reader=a.min_reader)
-    extractive = ExtractiveAnswerer(index, SentenceScorer(index, settings.index.embedder), abstention, ranking,
-                                    max_sentences=a.max_sentences)
+    extractive = ExtractiveAnswerer(index, SentenceScorer(index, settings.index.embedder, a.rules), abstention, ranking,
+                                    max_sentences=a.max_sentences, rules=a.rules)
     return Pipeline(parser, retriever, extractive, generator, mode=a.mode, top_k=r.top_k,
                     corroboration_pool=r.corroboration_pool, condense_followups=settings.llm.condense_followups,
                     condense_timeout=min(10.0, settings.llm.deadline_s))

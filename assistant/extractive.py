@@ -19,6 +19,7 @@ from assistant.query.parse import Query
 from assistant.read.candidates import Candidate, SentenceScorer
 from assistant.read.ranking import LearnedRanking
 from assistant.retrieve.hybrid import Hit
+from assistant.rules import DEFAULT, Rules
 from index.build import LoadedIndex
 
 
@@ -31,22 +32,25 @@ class ExtractiveAnswerer:
         abstention: The decide stage's policy.
         ranking: The learned reader and ranker (``answer.reader = "learned"``), or None.
         max_sentences: Most sentences in an answer.
+        rules: The named hand-set values of the decide and compose stages (``answer.rules``).
     """
 
     def __init__(self, index: LoadedIndex, scorer: SentenceScorer, abstention: Abstention,
-                 ranking: LearnedRanking | None = None, *, max_sentences: int = 3):
+                 ranking: LearnedRanking | None = None, *, max_sentences: int = 3, rules: Rules = DEFAULT):
         self.index = index
         self.scorer = scorer
         self.abstention = abstention
         self.ranking = ranking
         self.max_sentences = max_sentences
-        self.second_ratio = ranking.ranker.second_ratio if ranking is not None else 0.9  # a second nearly as good joins
+        self.rules = rules
+        # a second sentence nearly as good as the best joins it
+        self.second_ratio = ranking.ranker.second_ratio if ranking is not None else rules.second_ratio
         # A fiche line is judged against its whole record (all its fields), a document sentence against its passage.
         self.record_texts: dict[str, str] = {}
         for chunk in index.chunks:
             if chunk.kind == "record":
                 self.record_texts[chunk.doc_id] = f"{self.record_texts.get(chunk.doc_id, '')} {chunk.text}"
-        self.definitions = Definitions(index.chunks)
+        self.definitions = Definitions(index.chunks, rules)
 
     def answer(self, query: Query, hits: list[Hit], extra_hits: list[Hit] = ()) -> Answer:
         """Answer ``query`` from ``hits``; ``extra_hits`` (the next-ranked passages) are searched only for a
@@ -76,7 +80,7 @@ class ExtractiveAnswerer:
         if candidates and self.ranking is not None:
             candidates = self.ranking.rank(query, candidates)
         if candidates and query.latest:
-            candidates = prefer_recent(candidates)
+            candidates = prefer_recent(candidates, self.rules)
         return candidates
 
     def facts(self, query: Query, hits: list[Hit], extra_hits: list[Hit]) -> Answer:
@@ -85,7 +89,7 @@ class ExtractiveAnswerer:
         if not candidates:
             return abstention(query, 0.0, {})
         best = candidates[0]
-        chosen = choose(query, candidates, self.max_sentences, self.second_ratio)
+        chosen = choose(query, candidates, self.max_sentences, self.second_ratio, self.rules)
         premise = unsupported_premise(query, [self.evidence(c) for c in chosen])
         signals = {"dense": round(best.dense, 4), "coverage": round(best.coverage, 4), "english": query.english,
                    "unknown_share": round(0.0 if query.english else self.scorer.unknown_share(query), 4),
@@ -105,15 +109,15 @@ class ExtractiveAnswerer:
         extra = [h for h in extra_hits if (key and key in h.chunk.text) or stated_figure(h.chunk.text, kind, counted)]
         pool = candidates + (self.scorer.candidates(query, extra) if extra else [])
         query_terms = dict.fromkeys(query.search_terms)
-        about = [c for c in pool if same_subject(c, best, query_terms)]
+        about = [c for c in pool if same_subject(c, best, query_terms, self.rules.subject_share)]
         if not query.latest:  # « actuelle »: the latest value is what is asked, not its history
             chosen = chosen + other_values(query, chosen, self.definitions)
-        differing = contradiction(best, kind, counted, about, chosen)
+        differing = contradiction(best, kind, counted, about, chosen, self.rules)
         if differing is not None:
             chosen.append(differing)
-        elif (agreeing := corroboration(best, key, about, chosen, kind, counted)) is not None:
+        elif (agreeing := corroboration(best, key, about, chosen, kind, counted, self.rules)) is not None:
             chosen.append(agreeing)
-        chosen, replaced = without_repeats(chosen, kind, counted)
+        chosen, replaced = without_repeats(chosen, kind, counted, self.rules)
         answer = compose(query, chosen, confidence, disagreement=disagreeing(chosen, best, differing, replaced))
         answer.signals = signals
         return answer

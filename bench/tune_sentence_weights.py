@@ -14,7 +14,7 @@ from pathlib import Path
 
 from assistant.app import build
 from assistant.batch import read_items
-from assistant.read.candidates import SENTENCE_WEIGHTS
+from assistant.rules import DEFAULT
 from assistant.settings import Settings
 
 GRID = {"dense": [0.3, 0.45, 0.6, 0.8], "coverage": [0.15, 0.25, 0.35, 0.5], "type": [0.06, 0.12, 0.2],
@@ -52,6 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     assistant = build(Settings())
     dev = prepared(assistant, args.dev)
+    SENTENCE_WEIGHTS = DEFAULT.sentence_weights.model_dump()  # answer.rules.sentence_weights
     current = accuracy(assistant, dev, SENTENCE_WEIGHTS)
     best = (current, SENTENCE_WEIGHTS)
     for values in itertools.product(*GRID.values()):

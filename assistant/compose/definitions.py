@@ -8,9 +8,9 @@ of each section of the document, in order (the lead of each part, as a news arti
 from __future__ import annotations
 
 from assistant.compose.records import record_field
+from assistant.rules import DEFAULT, Rules
 from index.text import analyze
 
-SUMMARY_SENTENCES = 5
 # Words that may accompany a name in « Qu'est-ce que le centre AISSAI ? » or « Résume le programme PEPR IA ».
 _GENERIC_TERMS = frozenset(analyze("centre programme projet supercalculateur institut cluster laboratoire réseau "
                                    "initiative stratégie organisme appel avis dispositif formation personne "
@@ -26,7 +26,8 @@ class Definitions:
         chunks: Every chunk of the index, in document order.
     """
 
-    def __init__(self, chunks):
+    def __init__(self, chunks, rules: Rules = DEFAULT):
+        self.rules = rules
         self.chunks_of: dict[str, list] = {}
         self.names: dict[str, list[frozenset[str]]] = {}  # the analysed terms of each name of each record
         for chunk in chunks:
@@ -50,7 +51,7 @@ class Definitions:
                 common = asked & name
                 if common and not (asked - name - _GENERIC_TERMS) and len(common) / len(name) > best_share:
                     best, best_share = doc_id, len(common) / len(name)
-        return best if best_share >= 0.5 else None
+        return best if best_share >= self.rules.named_share else None
 
     def definition(self, doc_id: str, limit: int) -> list[tuple[object, str]]:
         """(chunk, sentence) of the record's description, in order, at most ``limit``."""
@@ -67,8 +68,9 @@ class Definitions:
         for chunk in self.chunks_of.get(doc_id, []):
             if chunk.section in sections:
                 continue
-            sentence = next((s for s in chunk.sentence_texts() if len(s) >= 60 and not s.startswith("http")), None)
+            sentence = next((s for s in chunk.sentence_texts()
+                             if len(s) >= self.rules.summary_chars and not s.startswith("http")), None)
             if sentence is not None:
                 sections.add(chunk.section)
                 chosen.append((chunk, sentence))
-        return chosen[:SUMMARY_SENTENCES]
+        return chosen[:self.rules.summary_sentences]

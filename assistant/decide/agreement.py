@@ -12,6 +12,7 @@ import re
 from assistant.compose.answer import Citation
 from assistant.decide.figures import stated_figure
 from assistant.compose.records import record_field, record_group, record_value
+from assistant.rules import DEFAULT, Rules
 from index.text import analyze, term_set
 
 # A quote that already says whose value it is (a fact's scope, « selon l'AFAS »).
@@ -26,13 +27,13 @@ def headline_figure(best) -> str | None:
     return figures[0] if figures else None
 
 
-def comparable(c, best) -> bool:
+def comparable(c, best, rules: Rules = DEFAULT) -> bool:
     """A sentence whose figure can be set against the best sentence's: nearly as close to the question, and
     about the same entity (see ``_mentions``). Words are not compared: a figure is said in many ways."""
-    return c.dense >= 0.7 * best.dense and _mentions(c, best)
+    return c.dense >= rules.comparable_dense * best.dense and _mentions(c, best, rules.mention_share)
 
 
-def _mentions(c, best) -> bool:
+def _mentions(c, best, share: float) -> bool:
     """Both sentences are about one entity. Two records are two entities (a record's own differing values are
     its several-valued facts); a document's sentence is about a record when its passage names that record."""
     a, b = c.hit.chunk, best.hit.chunk
@@ -43,11 +44,11 @@ def _mentions(c, best) -> bool:
     record, document = (a, b) if a.kind == "record" else (b, a)
     name = analyze(record.title.split(" (")[0])
     passage = term_set(document.text)
-    return bool(name) and sum(t in passage for t in name) / len(name) >= 0.5
+    return bool(name) and sum(t in passage for t in name) / len(name) >= share
 
 
 def corroboration(best, key: str | None, candidates: list, chosen: list, kind: str | None = None,
-                  counted: frozenset[str] = frozenset()):
+                  counted: frozenset[str] = frozenset(), rules: Rules = DEFAULT):
     """A sentence of another document stating the same headline figure as the best one, or None.
 
     A curated record confirmed by the source article (or the reverse) is worth showing: the
@@ -61,15 +62,18 @@ def corroboration(best, key: str | None, candidates: list, chosen: list, kind: s
     # about the question, about as much as the best one, or give the same figure of the kind asked.
     agreeing = [c for c in candidates
                 if c.hit.chunk.doc_id not in used and key in _FIGURE.findall(c.text)
-                and ((c.coverage >= 0.5 * best.coverage and c.dense >= 0.5 * best.dense)
-                     or (best_figure is not None and comparable(c, best)
-                         and (f := stated_figure(c.text, kind, counted)) is not None and f.agrees(best_figure)))]
+                and ((c.coverage >= rules.corroboration_share * best.coverage
+                      and c.dense >= rules.corroboration_share * best.dense)
+                     or (best_figure is not None and comparable(c, best, rules)
+                         and (f := stated_figure(c.text, kind, counted)) is not None
+                         and f.agrees(best_figure, rules.figure_tolerance)))]
     # A source document confirming a record (or the reverse) is independent evidence; prefer it.
     agreeing.sort(key=lambda c: c.hit.chunk.kind == best.hit.chunk.kind)
     return agreeing[0] if agreeing else None
 
 
-def contradiction(best, kind: str | None, counted: frozenset[str], candidates: list, chosen: list):
+def contradiction(best, kind: str | None, counted: frozenset[str], candidates: list, chosen: list,
+                  rules: Rules = DEFAULT):
     """A sentence of another source that answers the question about as well as the best one, about the same
     subject, with a figure of the kind asked (an amount, a count of the same thing, a share) that none of the
     chosen sentences gives; or None."""
@@ -78,10 +82,11 @@ def contradiction(best, kind: str | None, counted: frozenset[str], candidates: l
         return None
     sources = {c.hit.chunk.doc_id for c in chosen}
     for c in candidates:
-        if c.hit.chunk.doc_id in sources or not comparable(c, best):
+        if c.hit.chunk.doc_id in sources or not comparable(c, best, rules):
             continue
         figure = stated_figure(c.text, kind, counted)
-        if figure is not None and all(figure.counted == f.counted and not figure.agrees(f) for f in figures):
+        if figure is not None and all(figure.counted == f.counted and not figure.agrees(f, rules.figure_tolerance)
+                                      for f in figures):
             return c
     return None
 
@@ -90,7 +95,8 @@ def _source(c) -> str:
     return record_field(c.hit.chunk, c.text)[1] or c.hit.chunk.source
 
 
-def without_repeats(chosen: list, kind: str | None, counted: frozenset[str]) -> tuple[list, list[tuple]]:
+def without_repeats(chosen: list, kind: str | None, counted: frozenset[str],
+                    rules: Rules = DEFAULT) -> tuple[list, list[tuple]]:
     """Drop a sentence that gives the same figure, from the same source URL, as one kept (a fiche line restating
     what the cited article says, next to the article's own sentence): the document's own words stay.
 
@@ -102,7 +108,7 @@ def without_repeats(chosen: list, kind: str | None, counted: frozenset[str]) -> 
         figure = stated_figure(c.text, kind, counted)
         same = None if figure is None else next(
             (k for k in kept if _source(k) == _source(c) and (g := stated_figure(k.text, kind, counted)) is not None
-             and g.agrees(figure)), None)
+             and g.agrees(figure, rules.figure_tolerance)), None)
         if same is None:
             kept.append(c)
         else:

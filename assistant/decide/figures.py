@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.rules import DEFAULT
 from index.text import analyze
 
 _NUMBER = r"\d{1,3}(?:[   .]\d{3})+(?:,\d+)?|\d+(?:[,.]\d+)?"
@@ -35,8 +36,9 @@ class Figure:
     kind: str
     counted: str | None = None
 
-    def agrees(self, other: "Figure") -> bool:
-        return self.kind == other.kind and abs(self.value - other.value) <= 0.01 * max(self.value, other.value)
+    def agrees(self, other: "Figure", tolerance: float = DEFAULT.figure_tolerance) -> bool:
+        """Same kind, and values within ``tolerance`` of the larger (``answer.rules.figure_tolerance``)."""
+        return self.kind == other.kind and abs(self.value - other.value) <= tolerance * max(self.value, other.value)
 
 
 def _number(text: str) -> float:

@@ -13,9 +13,11 @@ from assistant.query.kinds import type_match
 from assistant.query.parse import Query
 from assistant.read.candidates import Candidate, subject_precision
 from assistant.retrieve.hybrid import Hit
+from assistant.rules import DEFAULT, Rules
 
 
-def choose(query: Query, candidates: list[Candidate], max_sentences: int, second_ratio: float) -> list[Candidate]:
+def choose(query: Query, candidates: list[Candidate], max_sentences: int, second_ratio: float,
+           rules: Rules = DEFAULT) -> list[Candidate]:
     """The best sentence, those nearly as good (``second_ratio`` of its score) that say something else, and one
     per other part asked."""
     best = candidates[0]
@@ -25,11 +27,11 @@ def choose(query: Query, candidates: list[Candidate], max_sentences: int, second
             break
         if c.score >= second_ratio * best.score and not any(same_statement(c, o) for o in chosen):
             chosen.append(c)
-    return chosen + other_asked_fields(query, best, candidates, chosen)
+    return chosen + other_asked_fields(query, best, candidates, chosen, rules.other_field_ratio)
 
 
-def other_asked_fields(query: Query, best: Candidate, candidates: list[Candidate],
-                       chosen: list[Candidate]) -> list[Candidate]:
+def other_asked_fields(query: Query, best: Candidate, candidates: list[Candidate], chosen: list[Candidate],
+                       ratio: float = DEFAULT.other_field_ratio) -> list[Candidate]:
     """When the question asks two things (« qui porte X et de quelle somme est-il doté ? »), the best
     sentence of the same subject for each thing not yet answered."""
     groups = query.field_groups
@@ -43,7 +45,7 @@ def other_asked_fields(query: Query, best: Candidate, candidates: list[Candidate
             continue
         for c in candidates:
             if c.hit.chunk.doc_id == subject and record_field(c.hit.chunk, c.text)[0] in group \
-                    and c.score >= 0.6 * best.score and all(c.text != o.text for o in chosen + added):
+                    and c.score >= ratio * best.score and all(c.text != o.text for o in chosen + added):
                 added.append(c)
                 answered.add(record_field(c.hit.chunk, c.text)[0])
                 break
@@ -89,26 +91,26 @@ def same_statement(a: Candidate, b: Candidate) -> bool:
     return False
 
 
-def same_subject(c: Candidate, best: Candidate, query_terms: dict) -> bool:
+def same_subject(c: Candidate, best: Candidate, query_terms: dict, share: float = DEFAULT.subject_share) -> bool:
     """A corroborating sentence must be about what the best one is about, or about something the question
     names: sharing « 2021 » does not make INS2I's director a confirmation of AISSAI's."""
     chunk = c.hit.chunk
     if chunk.doc_id == best.hit.chunk.doc_id or chunk.kind == "document":
         return True
-    return subject_precision(chunk, query_terms) >= 0.5
+    return subject_precision(chunk, query_terms) >= share
 
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
-def prefer_recent(candidates: list[Candidate]) -> list[Candidate]:
+def prefer_recent(candidates: list[Candidate], rules: Rules = DEFAULT) -> list[Candidate]:
     """For « actuelle », « aujourd'hui »…: among close candidates, the one stating the latest year wins."""
     best = candidates[0].score
-    close = [c for c in candidates if c.score >= 0.85 * best]
+    close = [c for c in candidates if c.score >= rules.recent_ratio * best]
     latest = max((int(y) for c in close for y in _YEAR.findall(c.text)), default=None)
     if latest is None:
         return candidates
     for c in close:
         if str(latest) in _YEAR.findall(c.text):
-            c.score += 0.1
+            c.score += rules.recent_bonus
     return sorted(candidates, key=lambda c: -c.score)

@@ -3,7 +3,7 @@
 A sentence's score weighs its similarity to the search vector, the share of the query's terms it covers, whether it
 states a value of the kind asked, its passage's rank, how precisely its record's name matches the query, and whether
 it is the line of a record field the question points to. The features are kept for the learned ranker
-(read/ranking.py). The weights are fitted on eval/dev_qa.jsonl by bench/tune_sentence_weights.py.
+(read/ranking.py). The weights and factors are named settings (``answer.rules``, assistant/rules.py).
 """
 
 from __future__ import annotations
@@ -15,16 +15,10 @@ from assistant.query.fields import field_asked
 from assistant.query.kinds import type_match
 from assistant.query.parse import Query
 from assistant.retrieve.hybrid import Hit
+from assistant.rules import DEFAULT, Rules
 from corpus.injection import addresses_assistant
 from index.build import LoadedIndex
 from index.text import analyze, term_set
-
-# Cosine similarities of a query with its best sentence, mapped to [0, 1]: below ``low`` the
-# match is noise, above ``high`` it is as good as it gets. Per embedder, since their scales differ.
-DENSE_SCALE = {"e5": (0.80, 0.93), "sentence-transformers": (0.25, 0.75)}
-
-# How a sentence is scored (tuned on eval/dev_qa.jsonl by bench/tune_sentence_weights.py).
-SENTENCE_WEIGHTS = {"dense": 0.45, "coverage": 0.35, "type": 0.12, "rank": 0.08, "subject": 0.1, "field": 0.15}
 
 
 @dataclass
@@ -44,13 +38,16 @@ class SentenceScorer:
 
     Args:
         index: The loaded index (sentence vectors, BM25 statistics).
-        backend: Embedder backend name, to pick the similarity scale.
+        backend: Embedder backend name, to pick the similarity scale (cosines mapped to [0, 1]: below ``low`` the
+            match is noise, above ``high`` it is as good as it gets; their scales differ by embedder).
+        rules: The named hand-set values (``answer.rules``).
     """
 
-    def __init__(self, index: LoadedIndex, backend: str, weights: dict[str, float] | None = None):
+    def __init__(self, index: LoadedIndex, backend: str, rules: Rules = DEFAULT):
         self.index = index
-        self.low, self.high = DENSE_SCALE.get(backend, (0.0, 1.0))
-        self.weights = dict(weights or SENTENCE_WEIGHTS)
+        self.rules = rules
+        self.low, self.high = rules.dense_scale.get(backend, (0.0, 1.0))
+        self.weights = rules.sentence_weights.model_dump()
         # Sentences that address the assistant (« ignore tes instructions… »), by chunk: never quoted.
         self.addressing: dict[str, set[int]] = {}
         for chunk in index.chunks:
@@ -79,19 +76,21 @@ class SentenceScorer:
         own_terms = set(query.terms)
         # Coverage counts only words the corpus knows: an unknown word can be covered by no sentence,
         # and how much of the question is unknown is a separate signal (see ``unknown_share``).
-        weights = {t: lexical.idf(t) * (1.0 if t in own_terms else 0.5) for t in terms if lexical.idf(t) > 0}
+        rules = self.rules
+        weights = {t: lexical.idf(t) * (1.0 if t in own_terms else rules.search_term_weight)
+                   for t in terms if lexical.idf(t) > 0}
         total = sum(weights.values()) or 1.0
         kind, fields, w = query.kind, query.fields, self.weights
         out = []
         for rank, hit in enumerate(hits):
             chunk = hit.chunk
             context = term_set(f"{chunk.title} {chunk.section} {chunk.metadata.get('keywords', '')}")
-            subject = subject_precision(chunk, terms)
+            subject = subject_precision(chunk, terms, rules.document_subject)
             mine: list[tuple[int, Candidate]] = []
             coverages, cosines = [], []
             for i, sentence in enumerate(chunk.sentence_texts()):
                 present = term_set(sentence)
-                covered = sum(weight * (1.0 if t in present else 0.6 if t in context else 0.0)
+                covered = sum(weight * (1.0 if t in present else rules.context_credit if t in context else 0.0)
                               for t, weight in weights.items())
                 coverage = covered / total
                 dense = cos = 0.0
@@ -115,11 +114,11 @@ class SentenceScorer:
                             "passage_dense": hit.dense_score, "passage_bm25": 1 / hit.bm25_rank if hit.bm25_rank else 0.0,
                             "position": 1 / (1 + i), "record": float(chunk.kind == "record"),
                             "short": 0.0, "alias": 0.0}
-                if len(sentence) < 25 or sentence.startswith(("http://", "https://")):
-                    score *= 0.5
+                if len(sentence) < rules.short_chars or sentence.startswith(("http://", "https://")):
+                    score *= rules.short_factor
                     features["short"] = 1.0
                 elif not query.definitional and field_name == "aliases":
-                    score *= 0.6  # « X est aussi appelé Y » answers only « qu'est-ce que Y ? »
+                    score *= rules.alias_factor  # « X est aussi appelé Y » answers only « qu'est-ce que Y ? »
                     features["alias"] = 1.0
                 features["rules"] = score
                 mine.append((i, Candidate(hit, sentence, score, dense, coverage, features=features)))
@@ -133,10 +132,11 @@ class SentenceScorer:
         return out
 
 
-def subject_precision(chunk, terms) -> float:
+def subject_precision(chunk, terms, document: float = DEFAULT.document_subject) -> float:
     """For a record, the share of its name's words that the query uses: the call « Fondements
-    mathématiques du PEPR IA » is a worse subject than the programme « PEPR IA » for « budget du PEPR IA »."""
+    mathématiques du PEPR IA » is a worse subject than the programme « PEPR IA » for « budget du PEPR IA ».
+    A document's sentence gets ``document``."""
     if chunk.kind != "record":
-        return 0.5
+        return document
     name = analyze(chunk.title.split(" (")[0])
     return sum(t in terms for t in name) / len(name) if name else 0.0
