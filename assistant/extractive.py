@@ -44,7 +44,9 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self.rules = rules
         # a second sentence nearly as good as the best joins it
-        self.second_ratio = ranking.ranker.second_ratio if ranking is not None else rules.second_ratio
+        self.second_ratio = rules.second_ratio
+        if ranking is not None:  # the learned ranker's fitted ratio; the span reader quotes its best sentence
+            self.second_ratio = ranking.ranker.second_ratio if ranking.ranker is not None else 1.0
         # A fiche line is judged against its whole record (all its fields), a document sentence against its passage.
         self.record_texts: dict[str, str] = {}
         for chunk in index.chunks:

@@ -101,14 +101,17 @@ class AnswerSettings(Section):
         2.0, ge=0, le=5, description="Pénalité quand les extraits ne disent pas ce que la question demande ou "
                                      "précise (« taux de sélection », « pour Inria », « en 2024 »)")
     min_dense_english: float = Field(0.2074, ge=0, le=1, description="Similarité minimale pour une question en anglais")
-    reader: Literal["rules", "learned"] = Field(
-        "rules", description="Choix des phrases : rules (poids fixés à la main) ou learned (lecteur entraîné, "
-                             "assistant/reader)")
+    reader: Literal["rules", "learned", "span"] = Field(
+        "rules", description="Choix des phrases : rules (poids fixés à la main), learned (lecteur entraîné et "
+                             "classement, assistant/read/learned.py) ou span (lecteur d'empans, assistant/read/span.py)")
     reader_shortlist: int = Field(20, ge=1, le=200, description="Phrases lues par le lecteur entraîné, les "
                                                                 "meilleures selon les scores simples")
     min_reader: float | None = Field(None, ge=0, le=1, description="Lecteur entraîné : probabilité de la meilleure "
                                      "phrase sous laquelle l'assistant s'abstient ; vide = le modèle d'abstention "
                                      "par question ajusté avec le classement (assistant/read/ranker.json)")
+    span_shortlist: int = Field(8, ge=1, le=50, description="Lecteur d'empans : phrases lues, avec leurs voisines")
+    min_span_margin: float = Field(0.0, ge=-50, le=50, description="Lecteur d'empans : écart du meilleur empan sur "
+                                   "« pas de réponse » sous lequel l'assistant s'abstient")
     max_question_chars: int = Field(2000, ge=10, le=100_000)
     rules: Rules = Rules()  # the hand-set values of the read, decide and compose stages (assistant/rules.py)
 

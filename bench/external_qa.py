@@ -2,7 +2,7 @@
 here wrote, every answerer and both baselines side by side in one run.
 
 Usage: .venv/bin/python bench/external_qa.py [--part held_out|fit|train|calibration] [--questions 400] [--removed 100] [--seed 16]
-           [--answerers rules,learned] [--articles N] [--sweep] [--json report.json]
+           [--answerers rules,learned,span] [--articles N] [--sweep] [--json report.json]
 
 The index goes to var/external/fquad-<part>/ (never the product's index); a second run reuses its vectors.
 FQuAD 1.0 (Illuin Technology, CC BY-NC-SA 3.0) is read from ../shared/data/fquad-train/, never copied.
@@ -35,7 +35,7 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=None, help="only the first N articles of the part")
     parser.add_argument("--answerers", default=",".join(ANSWERERS))
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--sweep", action="store_true", help="sweep the learned reader's abstention threshold")
+    parser.add_argument("--sweep", action="store_true", help="sweep the learned and span readers' abstention thresholds")
     args = parser.parse_args()
     offline_environment()
     answerers = tuple(a for a in args.answerers.split(",") if a)

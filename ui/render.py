@@ -79,11 +79,16 @@ def render_sources(answer: Answer | None, chunks: dict, lang: str = "fr") -> str
         chunk = chunks.get(c.chunk_id)
         passage = chunk.text if chunk is not None else c.quote
         start = passage.find(c.quote)
+        quote = html.escape(c.quote)
+        if c.span and 0 <= c.span["start"] < c.span["end"] <= len(c.quote):  # the exact answer, inside the quote
+            a, b = c.span["start"], c.span["end"]
+            quote = (html.escape(c.quote[:a]) + f'<strong class="span">{html.escape(c.quote[a:b])}</strong>'
+                     + html.escape(c.quote[b:]))
         if start >= 0:
-            shown = (html.escape(passage[:start]) + f'<mark class="quote">{html.escape(c.quote)}</mark>'
+            shown = (html.escape(passage[:start]) + f'<mark class="quote">{quote}</mark>'
                      + html.escape(passage[start + len(c.quote):]))
         else:
-            shown = f'<mark class="quote">{html.escape(c.quote)}</mark>'
+            shown = f'<mark class="quote">{quote}</mark>'
         field = f" · {html.escape(field_label(c.field))}" if c.field else ""
         if answer.disagreement and c.n in answer.disagreement:
             field += f' · <span class="differs">{html.escape(t["differs"])}</span>'

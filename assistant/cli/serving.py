@@ -23,7 +23,6 @@ def serve(
     Exemple : assistant serve --port 7860 ; assistant serve --api-only --port 8000
     """
     import ipaddress
-    from importlib.metadata import entry_points
 
     from assistant.app import build
 
@@ -41,24 +40,26 @@ def serve(
     # The front ends register themselves (pyproject: [project.entry-points."assistant.frontends"], « web » and
     # « api »): the assistant never imports the ui package.
     if api_only:
-        found = [e for e in entry_points(group="assistant.frontends") if e.name == "api"]
-        if not found:
-            fail("aucune API installée : pip install -e '.[ui]'")
-        try:
-            serve_api = found[0].load()
-        except ImportError as exc:
-            fail(f"l'API demande fastapi et uvicorn : pip install -e '.[ui]' ({exc})")
+        serve_api = _frontend("api", "aucune API installée", "l'API demande fastapi et uvicorn")
         try:  # refused (off loopback without api.keys) before the assistant is built
             serve_api(lambda: build(settings), settings, host, port or settings.ui.port)
         except AssistantError as exc:
             fail(str(exc))
         return
     assistant = build(settings)
-    found = [e for e in entry_points(group="assistant.frontends") if e.name == "web"]
-    if not found:
-        fail("aucune interface web installée : pip install -e '.[ui]'")
-    try:
-        launch = found[0].load()
-    except ImportError as exc:
-        fail(f"l'interface web demande gradio : pip install -e '.[ui]' ({exc})")
+    launch = _frontend("web", "aucune interface web installée", "l'interface web demande gradio")
     launch(assistant, host=host, port=port or settings.ui.port)
+
+
+def _frontend(name: str, missing: str, needs: str):
+    """The front end registered under ``name`` in the ``assistant.frontends`` entry points, loaded; a one-line
+    failure naming the install command when it is absent or its packages are missing."""
+    from importlib.metadata import entry_points
+
+    found = [e for e in entry_points(group="assistant.frontends") if e.name == name]
+    if not found:
+        fail(f"{missing} : pip install -e '.[ui]'")
+    try:
+        return found[0].load()
+    except ImportError as exc:
+        fail(f"{needs} : pip install -e '.[ui]' ({exc})")

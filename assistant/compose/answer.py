@@ -20,6 +20,8 @@ class Citation:
     quote: str
     score: float
     field: str | None = None  # for programme records: the record field the quote comes from
+    # the span reader's exact answer inside the quote: {"text", "start", "end"} (character offsets in ``quote``)
+    span: dict | None = None
 
 
 @dataclass
@@ -53,8 +55,9 @@ class Answer:
         if self.signals.get("needs_context"):
             data["needs_context"] = True
         for citation in data["citations"]:
-            if citation["field"] is None:
-                del citation["field"]
+            for name in ("field", "span"):
+                if citation[name] is None:
+                    del citation[name]
         return data
 
 

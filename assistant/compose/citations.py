@@ -30,7 +30,7 @@ def compose(query: Query, chosen: list[Candidate], confidence: float, disagreeme
         field = record_field(chunk, c.text)[0]
         if key not in by_chunk:
             by_chunk[key] = len(citations) + 1
-            citations.append(citation(by_chunk[key], chunk, c.text, round(c.score, 4)))
+            citations.append(citation(by_chunk[key], chunk, c.text, round(c.score, 4), c.span))
         shown = " ".join(c.text.split())
         if field == "description" and chunk.doc_id not in named:
             named.add(chunk.doc_id)  # a definition says what, not whom: « LISN : Laboratoire de sciences du… »
@@ -39,6 +39,8 @@ def compose(query: Query, chosen: list[Candidate], confidence: float, disagreeme
                 shown = f"{chunk.title} : {shown}"
         if disagreement and c.text in disagreement:
             shown = attributed(shown, citations[by_chunk[key] - 1], chunk, english)
+        if c is chosen[0] and c.span is not None and not disagreement:
+            shown = f"{c.span[0]} — {shown}"  # the exact answer first, then the sentence that holds it
         parts.append((shown, by_chunk[key]))
     if disagreement:  # the lead opens the first part: an answer joined after another keeps it
         parts[0] = (f"{DISAGREEMENT_EN if english else DISAGREEMENT_FR} {parts[0][0]}", parts[0][1])
@@ -50,11 +52,13 @@ def compose(query: Query, chosen: list[Candidate], confidence: float, disagreeme
     return answer
 
 
-def citation(n: int, chunk, quote: str, score: float) -> Citation:
-    """Citation ``n`` of ``quote`` in ``chunk``; a fiche line cites its field and the fact's own source URL."""
+def citation(n: int, chunk, quote: str, score: float, span: tuple[str, int, int] | None = None) -> Citation:
+    """Citation ``n`` of ``quote`` in ``chunk``; a fiche line cites its field and the fact's own source URL; the
+    span reader's (text, start, end) in the quote, when it read it."""
     field, source = record_field(chunk, quote)
     return Citation(n=n, doc_id=chunk.doc_id, title=chunk.title, source=source or chunk.source,
-                    chunk_id=chunk.chunk_id, quote=quote, score=score, field=field)
+                    chunk_id=chunk.chunk_id, quote=quote, score=score, field=field,
+                    span=None if span is None else {"text": span[0], "start": span[1], "end": span[2]})
 
 
 def abstention(query: Query, confidence: float, signals: dict) -> Answer:

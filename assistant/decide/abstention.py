@@ -31,11 +31,14 @@ class Abstention:
             corpus): they must reach this sentence similarity instead (rules only).
         ranker: The learned ranker, when the learned reader ranked the candidates.
         min_reader: A threshold on the ranker's probability set by hand (replaces the question-level model).
+        min_span_margin: With the span reader, the margin of the best span over « no answer » under which the
+            answer abstains (None: the span reader is not in use).
     """
 
     def __init__(self, *, min_confidence: float = -0.8998, dense_weight: float = 1.0, unknown_penalty: float = 3.0,
                  unsupported_penalty: float = 2.0, min_dense_english: float = 0.2074, ranker=None,
-                 min_reader: float | None = None):
+                 min_reader: float | None = None, min_span_margin: float | None = None):
+        self.min_span_margin = min_span_margin
         self.min_confidence = min_confidence
         self.dense_weight = dense_weight
         self.unknown_penalty = unknown_penalty
@@ -57,6 +60,11 @@ class Abstention:
         ``premise_of_best`` gives the premise the best sentence alone misses (asked only by the question-level model).
         """
         best = candidates[0]
+        if self.min_span_margin is not None:  # the span reader: its margin, in logits (-inf: it read nothing)
+            margin = max(best.reader if best.reader is not None else float("-inf"), -99.0)
+            signals["span_margin"] = round(margin, 4)
+            confidence = round(margin - self.unsupported_penalty * signals["unsupported"], 4)
+            return confidence, confidence < self.min_span_margin
         if best.reader is not None and self.ranker.abstention is not None and self.min_reader_set is None:
             from assistant.read.ranker import question_features
 

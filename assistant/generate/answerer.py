@@ -12,8 +12,8 @@ import time
 from collections.abc import Iterator
 
 from assistant.compose.answer import Answer, Citation
+from assistant.compose.citations import citation
 from assistant.compose.messages import NOTICES
-from assistant.compose.records import record_field
 from assistant.generate.grounding import Passage, build_prompt, check_answer, fence, select_passages, unconfirmed
 from assistant.generate.backends import Backend, GenerationFailed, LocalBackend, Prompt
 from assistant.query.kinds import expected_type, type_match
@@ -101,11 +101,7 @@ class GenerativeAnswerer:
             key = (s.passage.chunk.chunk_id, s.quote)
             if key not in numbers:
                 numbers[key] = len(citations) + 1
-                chunk = s.passage.chunk
-                field, source = record_field(chunk, s.quote)
-                citations.append(Citation(n=numbers[key], doc_id=chunk.doc_id, title=chunk.title,
-                                          source=source or chunk.source, chunk_id=chunk.chunk_id, quote=s.quote,
-                                          score=0.0, field=field))
+                citations.append(citation(numbers[key], s.passage.chunk, s.quote, 0.0))
             text = s.text.rstrip()
             end = text[-1] if text[-1] in ".!?…" else "."
             parts.append(f"{text.rstrip('.!?…').rstrip()} [{numbers[key]}]{end}")

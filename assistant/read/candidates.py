@@ -29,6 +29,8 @@ class Candidate:
     dense: float
     coverage: float
     reader: float | None = None  # the learned reader's probability that the sentence answers, when it read it
+    position: int = 0  # the sentence's index in its passage (chunk.sentences)
+    span: object = None  # the span reader's best span in the sentence (assistant.read.span.Span), when it read it
     # What the score was made of, for the learned ranker (assistant/read/ranker.py) and for fitting it.
     features: dict = field(default_factory=dict)
 
@@ -121,7 +123,7 @@ class SentenceScorer:
                     score *= rules.alias_factor  # « X est aussi appelé Y » answers only « qu'est-ce que Y ? »
                     features["alias"] = 1.0
                 features["rules"] = score
-                mine.append((i, Candidate(hit, sentence, score, dense, coverage, features=features)))
+                mine.append((i, Candidate(hit, sentence, score, dense, coverage, position=i, features=features)))
             for i, c in mine:
                 # what its neighbours say: « Il a été inauguré en 2020. » answers when the sentence before names « Jean Zay »
                 near = [j for j in (i - 1, i + 1) if 0 <= j < len(coverages)]

@@ -13,17 +13,16 @@ template and truncation (``tokenizers``, as transformers does in training), no t
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from assistant.read.pairs import MAX_TOKENS, pair
+from assistant.read.artefacts import (build_command, built_from, checked_provenance, export_onnx, files_hash,
+                                      first_layers, shared_instance, staged)
 from corpus.errors import BackendUnavailable
 from index.e5_model import sha256_file
 
@@ -34,29 +33,19 @@ FOLDER = ROOT / "var" / "models" / "reader-e5"
 MANIFEST = "reader.json"
 BUILDER_VERSION = "2"  # 2: int8 weights on 7 bits (index.e5_model.quantize_int8)
 HEAD_FILE = "head.safetensors"
+ADAPTER_FILES = ("adapter_model.safetensors", HEAD_FILE)
 FILES = {"onnx-int8": "onnx/model_qint8_avx2.onnx", "onnx": "onnx/model.onnx"}
 REPAIR = "Reconstruisez le lecteur : python -m assistant.read.learned (make install le lance)."
 
 
 def artefact_hash(folder: Path) -> str:
     """One sha256 over the adapter's weights then the head's: what provenance.json vouches for."""
-    digest = hashlib.sha256()
-    for name in ("adapter_model.safetensors", HEAD_FILE):
-        digest.update((folder / name).read_bytes())
-    return digest.hexdigest()
+    return files_hash(folder, ADAPTER_FILES)
 
 
 def adapter_provenance(adapter: Path = ADAPTER) -> dict:
     """The adapter's ``provenance.json``, after checking its weights against the hash written there."""
-    try:
-        provenance = json.loads((adapter / "provenance.json").read_text(encoding="utf-8"))
-        actual = artefact_hash(adapter)
-    except (OSError, ValueError) as exc:
-        raise BackendUnavailable(f"adaptateur du lecteur illisible dans {adapter} ({exc})") from exc
-    if actual != provenance.get("sha256"):
-        raise BackendUnavailable(f"l'adaptateur du lecteur ({adapter}) ne correspond pas à son empreinte "
-                                 f"{str(provenance.get('sha256'))[:12]}… : fichier modifié ou abîmé")
-    return provenance
+    return checked_provenance(adapter, ADAPTER_FILES, "lecteur")
 
 
 def _inputs(adapter: Path, e5: Path) -> dict:
@@ -66,38 +55,23 @@ def _inputs(adapter: Path, e5: Path) -> dict:
 
 def is_current(folder: Path = FOLDER, adapter: Path = ADAPTER, e5: Path = E5_FOLDER) -> bool:
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        if manifest.get("inputs") != _inputs(adapter, e5):
-            return False
-    except (OSError, ValueError):  # no folder, or no adapter
+        return built_from(folder, MANIFEST, _inputs(adapter, e5))
+    except OSError:  # no adapter
         return False
-    return all((folder / name).is_file() and sha256_file(folder / name) == digest
-               for name, digest in manifest.get("files", {}).items())
 
 
 def build(folder: Path = FOLDER, adapter: Path = ADAPTER, e5: Path = E5_FOLDER) -> Path:
     """Merge the adapter into e5's first layers and write the reader folder at ``folder``, atomically."""
-    import warnings
-
     import torch
-    import transformers
     from peft import PeftModel
     from safetensors.torch import load_file, save_file
     from transformers import AutoTokenizer, BertModel
 
-    from index.e5_model import publish, quantize_int8
+    from index.e5_model import publish
 
     provenance = adapter_provenance(adapter)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        verbosity = transformers.logging.get_verbosity()
-        transformers.logging.set_verbosity_error()  # the layers past the adapter's are left out on purpose
-        try:
-            base = BertModel.from_pretrained(str(e5), num_hidden_layers=provenance["layers"], local_files_only=True,
-                                             attn_implementation="eager", add_pooling_layer=False)
-        finally:
-            transformers.logging.set_verbosity(verbosity)
+    with staged(folder) as staging:
+        base = first_layers(BertModel, e5, provenance["layers"], add_pooling_layer=False)
         model = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload().eval()
         model.config.transformers_version = "4.57.1"  # as the e5 folder: no spurious tokenizer-regex warning
         model.save_pretrained(str(staging))
@@ -106,7 +80,6 @@ def build(folder: Path = FOLDER, adapter: Path = ADAPTER, e5: Path = E5_FOLDER) 
         save_file(head, str(staging / HEAD_FILE))
         linear = torch.nn.Linear(head["weight"].shape[1], 1)
         linear.load_state_dict(head)
-        (staging / "onnx").mkdir()
 
         class Scorer(torch.nn.Module):
             """Token vectors → their mean over the pair's tokens → one logit, as the training CrossEncoder."""
@@ -121,20 +94,9 @@ def build(folder: Path = FOLDER, adapter: Path = ADAPTER, e5: Path = E5_FOLDER) 
                 mean = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
                 return self.head(mean)
 
-        fp32 = staging / FILES["onnx"]
-        sample = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
-        with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(Scorer(), sample, str(fp32), input_names=["input_ids", "attention_mask"],
-                              output_names=["logits"], opset_version=17, dynamo=False,
-                              dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
-                                            "attention_mask": {0: "batch", 1: "tokens"}, "logits": {0: "batch"}})
-        quantize_int8(fp32, staging / FILES["onnx-int8"])
+        export_onnx(Scorer(), staging / FILES["onnx"], staging / FILES["onnx-int8"], {"logits": {0: "batch"}})
         publish(staging, folder, MANIFEST, {"inputs": _inputs(adapter, e5), "layers": provenance["layers"],
                                             "max_tokens": MAX_TOKENS, "licence": provenance.get("licence")})
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return folder
 
 
@@ -151,7 +113,6 @@ class Reader:
     """
 
     _shared: dict[str, Reader] = {}
-    _guard = threading.Lock()
 
     def __init__(self, folder: Path = FOLDER, file: str = FILES["onnx-int8"]):
         try:
@@ -170,11 +131,7 @@ class Reader:
 
     @classmethod
     def shared(cls, folder: Path = FOLDER, file: str = FILES["onnx-int8"]) -> Reader:
-        key = f"{Path(folder).resolve()}:{file}"
-        with cls._guard:
-            if key not in cls._shared:
-                cls._shared[key] = cls(Path(folder), file)
-            return cls._shared[key]
+        return shared_instance(cls._shared, cls, folder, file)
 
     @classmethod
     def preload(cls, folder: Path = FOLDER, file: str = FILES["onnx-int8"]) -> None:
@@ -211,15 +168,7 @@ class Reader:
 
 
 def main() -> int:
-    if not (ADAPTER / "adapter_model.safetensors").is_file():
-        print(f"pas d'adaptateur dans {ADAPTER} : lecteur non construit (make train-reader l'entraîne)")
-        return 0
-    if is_current():
-        print(f"{FOLDER} : à jour")
-        return 0
-    build()
-    print(f"{FOLDER} : construit depuis {ADAPTER} et {E5_FOLDER}")
-    return 0
+    return build_command(ADAPTER, "adapter_model.safetensors", FOLDER, E5_FOLDER, is_current, build, "make train-reader")
 
 
 if __name__ == "__main__":

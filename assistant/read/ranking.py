@@ -52,3 +52,53 @@ class LearnedRanking:
         for c in rest:
             c.score = 0.0
         return sorted(shortlist, key=lambda c: -c.score) + rest
+
+
+class SpanRanking:
+    """The span reader (``answer.reader = "span"``): each shortlisted sentence read with its neighbours in its
+    passage; its score is how much its best span beats the window's « no answer » (a SQuAD 2.0 margin), and
+    abstention compares the best margin with ``answer.min_span_margin``.
+
+    Args:
+        model: :class:`assistant.read.span.SpanModel`.
+        shortlist: How many of the best candidates (by the simple scores) the reader reads.
+        context: Sentences read on each side of the candidate (« Il a été inauguré en 2020. » needs the one before).
+    """
+
+    def __init__(self, model, shortlist: int = 8, context: int = 1):
+        self.model, self.shortlist, self.context = model, shortlist, context
+        self.ranker = None
+
+    @classmethod
+    def load(cls, shortlist: int = 8) -> SpanRanking:
+        """The span reader built from the committed adapter (``python -m assistant.read.span``).
+
+        Raises:
+            BackendUnavailable: its folder is missing or damaged.
+        """
+        from assistant.read.span import SpanModel
+
+        return cls(SpanModel.shared(), shortlist)
+
+    def rank(self, query: Query, candidates: list[Candidate]) -> list[Candidate]:
+        """The shortlist ranked by span margin (each candidate's ``reader``, ``score`` and ``span``); the rest after
+        them, below any margin."""
+        shortlist, rest = candidates[: self.shortlist], candidates[self.shortlist:]
+        windows, ranges = [], []
+        for c in shortlist:
+            chunk = c.hit.chunk
+            low = max(c.position - self.context, 0)
+            high = min(c.position + self.context, len(chunk.sentences) - 1)
+            start, end = chunk.sentences[low][0], chunk.sentences[high][1]
+            a, b = chunk.sentences[c.position]
+            windows.append(chunk.text[start:end])
+            ranges.append((a - start, b - start))
+        for c, span, (a, _) in zip(shortlist, self.model.read(query.text, windows, ranges), ranges):
+            margin = span.margin if span is not None else float("-inf")
+            c.reader = c.score = margin
+            c.features["span_margin"] = margin
+            # the span's offsets in the sentence itself (the window starts before it)
+            c.span = None if span is None else (span.text, span.start - a, span.end - a)
+        for c in rest:
+            c.score = float("-inf")
+        return sorted(shortlist, key=lambda c: -c.score) + rest

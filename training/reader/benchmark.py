@@ -20,7 +20,9 @@ from assistant.evaluate.metrics import ratio
 from training.reader.fquad import Question, load, sample, split
 from index.text import fold
 
-ANSWERERS = ("rules", "learned")
+ANSWERERS = ("rules", "learned", "span")
+# With --sweep, each reader answers at no threshold and its confidence is swept over these.
+SWEEPS = {"learned": [round(0.05 * i, 2) for i in range(20)], "span": [round(0.5 * i - 4, 1) for i in range(25)]}
 
 
 def contains(text: str, answers: tuple[str, ...]) -> bool:
@@ -125,7 +127,8 @@ def run(settings, file: Path, *, part: str = "held_out", questions: int = 400, r
         """One assistant per answerer, each built from the settings as the product builds it."""
         out = {}
         for name in answerers:
-            update = {"reader": name, **({"min_reader": 0.0} if sweep and name == "learned" else {})}
+            update = {"reader": name, **({"min_reader": 0.0} if sweep and name == "learned" else {}),
+                      **({"min_span_margin": -50.0} if sweep and name == "span" else {})}
             out[name] = build(settings.model_copy(update={"answer": settings.answer.model_copy(update=update)}))
         return out
 
@@ -172,11 +175,11 @@ def run(settings, file: Path, *, part: str = "held_out", questions: int = 400, r
             rows.append({"answerer": name, "questions": n, "refused": ratio(refused, n),
                          "answered_from_another_paragraph_holding_the_span": ratio(supported, n),
                          "right": ratio(refused + supported, n)})
-            if sweep and name == "learned":
+            if sweep and name in SWEEPS:
                 answerable = [None if r["abstained"] else r["confidence"] for r in per[name]]
-                report["sweep"] = [{"threshold": t, "false_abstentions": ratio(sum(c is None or c < t for c in answerable), len(answerable)),
-                                    "removed_refused": ratio(sum(c is None or c < t for c in confidences), n)}
-                                   for t in [round(0.05 * i, 2) for i in range(20)]]
+                report.setdefault("sweeps", {})[name] = [
+                    {"threshold": t, "false_abstentions": ratio(sum(c is None or c < t for c in answerable), len(answerable)),
+                     "removed_refused": ratio(sum(c is None or c < t for c in confidences), n)} for t in SWEEPS[name]]
         report["removed"] = {"paragraphs_removed": len(gone), "rows": rows}
     return report
 
@@ -198,9 +201,9 @@ def table(report: dict) -> str:
         for r in report["removed"]["rows"]:
             lines.append(f"| {r['answerer']} | {r['refused']} | "
                          f"{r['answered_from_another_paragraph_holding_the_span']} | {r['right']} |")
-    if "sweep" in report:
-        lines += ["", "Learned reader, abstention threshold swept:", "", "| threshold | answerable refused | "
+    for name, rows in report.get("sweeps", {}).items():
+        lines += ["", f"{name} reader, abstention threshold swept:", "", "| threshold | answerable refused | "
                   "removed-paragraph refused |", "|---|---|---|"]
-        lines += [f"| {r['threshold']} | {r['false_abstentions']} | {r['removed_refused']} |" for r in report["sweep"]]
+        lines += [f"| {r['threshold']} | {r['false_abstentions']} | {r['removed_refused']} |" for r in rows]
     return "\n".join(lines)
 

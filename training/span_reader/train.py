@@ -8,7 +8,7 @@ windows of ``training/span_reader/data.py``. A plain loop (AdamW, linear warm-up
 length-grouped batches) on ``--threads`` CPU threads.
 
 Every ``--checkpoint-minutes`` (and at the end) it writes a resumable checkpoint to ``var/span_reader/checkpoints/``,
-exports the small artefact (adapter + head + provenance.json) to ``assistant/reader/span/``, and validates on a fixed
+exports the small artefact (adapter + head + provenance.json) to ``assistant/read/span/``, and validates on a fixed
 sample of FQuAD's *calibration* articles (never the held-out ones), appending the figures to
 ``var/span_reader/log.jsonl``. ``--resume`` continues from the latest checkpoint: same windows (checked by their
 sha256), same batch order, same optimiser and scheduler state.
