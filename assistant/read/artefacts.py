@@ -41,6 +41,20 @@ def checked_provenance(adapter: Path, names: tuple[str, ...], label: str) -> dic
     return provenance
 
 
+def build_inputs(adapter: Path, names: tuple[str, ...], e5: Path, builder: str) -> dict:
+    """What a model folder is built from: the builder's version, the adapter's files, e5's weights."""
+    return {"builder": builder, "adapter_sha256": files_hash(adapter, names),
+            "e5_weights_sha256": sha256_file(e5 / "model.safetensors")}
+
+
+def current(folder: Path, manifest: str, adapter: Path, names: tuple[str, ...], e5: Path, builder: str) -> bool:
+    """The model folder was built from these inputs and is intact (False when the adapter is missing)."""
+    try:
+        return built_from(folder, manifest, build_inputs(adapter, names, e5, builder))
+    except OSError:  # no adapter
+        return False
+
+
 def built_from(folder: Path, manifest: str, inputs: dict) -> bool:
     """The model folder was built from ``inputs`` and none of its files changed since."""
     try:

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.read.artefacts import (build_command, built_from, checked_provenance, export_onnx, files_hash,
+from assistant.read.artefacts import (build_command, build_inputs, checked_provenance, current, export_onnx,
                                       first_layers, shared_instance, staged)
 from corpus.errors import BackendUnavailable
-from index.e5_model import sha256_file
 
 ROOT = Path(__file__).resolve().parents[2]
 ADAPTER = Path(__file__).resolve().parent / "span"
@@ -42,15 +41,11 @@ def adapter_provenance(adapter: Path = ADAPTER) -> dict:
 
 
 def _inputs(adapter: Path, e5: Path) -> dict:
-    return {"builder": BUILDER_VERSION, "adapter_sha256": files_hash(adapter, ADAPTER_FILES),
-            "e5_weights_sha256": sha256_file(e5 / "model.safetensors")}
+    return build_inputs(adapter, ADAPTER_FILES, e5, BUILDER_VERSION)
 
 
 def is_current(folder: Path = FOLDER, adapter: Path = ADAPTER, e5: Path = E5_FOLDER) -> bool:
-    try:
-        return built_from(folder, MANIFEST, _inputs(adapter, e5))
-    except OSError:  # no adapter
-        return False
+    return current(folder, MANIFEST, adapter, ADAPTER_FILES, e5, BUILDER_VERSION)
 
 
 def build(folder: Path = FOLDER, adapter: Path = ADAPTER, e5: Path = E5_FOLDER) -> Path:
