@@ -41,7 +41,7 @@ def cues() -> Cues:
                       for c in data["cues"])
         same_as = {str(k): str(v) for k, v in data.get("same_as", {}).items()}
     except (OSError, KeyError, TypeError, re.error, yaml.YAMLError) as exc:
-        raise CorpusError(f"{CUES_FILE} illisible : {exc}") from exc
+        raise CorpusError(f"{CUES_FILE} illisible : {' '.join(str(exc).split())}") from exc
     return Cues(pairs, dates, same_as)
 
 

@@ -37,7 +37,7 @@ def lexicon() -> Lexicon:
                        tuple((re.compile(rf"\b{re.escape(k)}\b"), str(v)) for k, v in data["english_french"].items()),
                        pairs(data["synonyms"]))
     except (OSError, KeyError, TypeError, ValueError, re.error, yaml.YAMLError) as exc:
-        raise CorpusError(f"{LEXICON_FILE} illisible : {exc}") from exc
+        raise CorpusError(f"{LEXICON_FILE} illisible : {' '.join(str(exc).split())}") from exc
 
 
 def expand(query) -> str:

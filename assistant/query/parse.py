@@ -91,16 +91,15 @@ def read(text: str) -> Query:
     attributes = tuple(Attribute(a, attribute_synonyms(a), frozenset(cued_fields(a)), expected_type(a))
                        for a in asked_attributes(text, english=english))
     folded = fold(text)
+    terms, words = tuple(analyze(text)), tuple(dict.fromkeys(analyze_words(text)))
     return Query(
-        text=text, english=english, folded=folded, terms=tuple(analyze(text)),
-        words=tuple(dict.fromkeys(analyze_words(text))), kind=expected_type(text), field_groups=groups,
+        text=text, english=english, folded=folded, terms=terms, words=words, kind=expected_type(text), field_groups=groups,
         fields=frozenset().union(*groups), attributes=attributes,
         qualifiers=tuple(restrictive_qualifiers(text, english=english)), counted=frozenset(counted_terms(text)),
         refusal=refusal_reason(text), definition=definition, subject=subject, rest=rest,
-        subject_terms=tuple(analyze(subject)) if subject else tuple(analyze(text)), summary=asks_summary(text),
+        subject_terms=tuple(analyze(subject)) if subject else terms, summary=asks_summary(text),
         latest=asks_for_latest(text), definitional=is_definitional(folded), pointer=points_back(text),
-        follow_up=is_follow_up(text), search=text, search_terms=tuple(analyze(text)),
-        searchable=bool(analyze_words(text)),
+        follow_up=is_follow_up(text), search=text, search_terms=terms, searchable=bool(words),
     )
 
 

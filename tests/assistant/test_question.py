@@ -67,3 +67,25 @@ def test_a_question_is_read_once_and_reads_as_the_functions_do():
     assert reading.english is False and reading.refusal is None and not reading.summary
     with pytest.raises(dataclasses.FrozenInstanceError):  # no stage changes what the entrance read
         reading.search = "autre chose"
+
+
+@pytest.mark.parametrize("module, name, loader", [("fields", "CUES_FILE", "cues"), ("lexicon", "LEXICON_FILE", "lexicon")])
+@pytest.mark.parametrize("content", ["cues: [ {pattern: '(', fields: [budget]} ]\nexpansions: [['(', 'x']]\n",
+                                     "cues: {\n", "autre: chose\n"])
+def test_a_damaged_question_data_file_is_a_one_line_corpus_error(tmp_path, monkeypatch, module, name, loader,
+                                                                 content):
+    import importlib
+
+    from corpus.errors import CorpusError
+
+    target = importlib.import_module(f"assistant.query.{module}")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(content, encoding="utf-8")
+    monkeypatch.setattr(target, name, broken)
+    getattr(target, loader).cache_clear()
+    try:
+        with pytest.raises(CorpusError, match="illisible") as caught:
+            getattr(target, loader)()
+        assert str(broken) in str(caught.value) and "\n" not in str(caught.value)
+    finally:
+        getattr(target, loader).cache_clear()  # the real file again for the next tests
