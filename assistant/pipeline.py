@@ -46,8 +46,8 @@ class Pipeline:
     """
 
     def __init__(self, parser: QueryParser, retriever: HybridRetriever, extractive: ExtractiveAnswerer,
-                 generator: GenerativeAnswerer | None = None, *, mode: str = "extractive", top_k: int = 5,
-                 corroboration_pool: int = 5, condense_followups: bool = True, condense_timeout: float = 10.0):
+                 generator: GenerativeAnswerer | None = None, *, mode: str, top_k: int, corroboration_pool: int,
+                 condense_followups: bool, condense_timeout: float):
         self.parser = parser
         self.retriever = retriever
         self.extractive = extractive

@@ -35,8 +35,8 @@ class Abstention:
             answer abstains (None: the span reader is not in use).
     """
 
-    def __init__(self, *, min_confidence: float = -0.8998, dense_weight: float = 1.0, unknown_penalty: float = 3.0,
-                 unsupported_penalty: float = 2.0, min_dense_english: float = 0.2074, ranker=None,
+    def __init__(self, *, min_confidence: float, dense_weight: float, unknown_penalty: float,
+                 unsupported_penalty: float, min_dense_english: float, ranker=None,
                  min_reader: float | None = None, min_span_margin: float | None = None):
         self.min_span_margin = min_span_margin
         self.min_confidence = min_confidence
