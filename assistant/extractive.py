@@ -8,12 +8,13 @@ source that bears on the answer (agreement, figures). Compose (compose/): verbat
 from __future__ import annotations
 
 from assistant.compose.answer import Answer
-from assistant.compose.citations import abstention, compose, joined, whole
+from assistant.compose.citations import abstention, compose, joined, near_miss, whole
 from assistant.compose.definitions import Definitions
 from assistant.decide.abstention import Abstention
 from assistant.decide.agreement import contradiction, corroboration, disagreeing, headline_figure, without_repeats
 from assistant.decide.figures import stated_figure
-from assistant.decide.premises import evidence_of, unsupported_premise
+from assistant.decide.nearby import nearby
+from assistant.decide.premises import CorpusNames, evidence_of, unsupported_premise
 from assistant.decide.selection import choose, other_values, prefer_recent, same_subject
 from assistant.query.parse import Query
 from assistant.read.candidates import Candidate, SentenceScorer
@@ -53,6 +54,7 @@ class ExtractiveAnswerer:
             if chunk.kind == "record":
                 self.record_texts[chunk.doc_id] = f"{self.record_texts.get(chunk.doc_id, '')} {chunk.text}"
         self.definitions = Definitions(index.chunks, rules)
+        self.names = CorpusNames(index.chunks, rules.name_share)
 
     def answer(self, query: Query, hits: list[Hit], extra_hits: list[Hit] = ()) -> Answer:
         """Answer ``query`` from ``hits``; ``extra_hits`` (the next-ranked passages) are searched only for a
@@ -92,7 +94,8 @@ class ExtractiveAnswerer:
             return abstention(query, 0.0, {})
         best = candidates[0]
         chosen = choose(query, candidates, self.max_sentences, self.second_ratio, self.rules)
-        premise = unsupported_premise(query, [self.evidence(c) for c in chosen])
+        names = self.names.specific(query.names)
+        premise = unsupported_premise(query, [self.evidence(c) for c in chosen], names=names)
         signals = {"dense": round(best.dense, 4), "coverage": round(best.coverage, 4), "english": query.english,
                    "unknown_share": round(0.0 if query.english else self.scorer.unknown_share(query), 4),
                    "unsupported": 1.0 if premise else 0.0}
@@ -100,11 +103,13 @@ class ExtractiveAnswerer:
             signals["premise"] = premise
 
         def premise_of_best() -> str | None:
-            return premise if len(chosen) == 1 else unsupported_premise(query, [self.evidence(best)])
+            return premise if len(chosen) == 1 else unsupported_premise(query, [self.evidence(best)], names=names)
 
         confidence, abstains = self.abstention.judge(query, candidates, signals, premise_of_best)
-        if abstains:
-            return abstention(query, confidence, signals)
+        if abstains:  # a refusal, with what the corpus holds next to the question when it holds a value of its kind
+            near = nearby(query, candidates, self.evidence, self.rules)
+            return (abstention(query, confidence, signals) if near is None
+                    else near_miss(query, near, confidence, signals))
         kind, counted = query.kind, query.counted
         key = headline_figure(best)
         # score only the next passages that could agree (the headline figure) or disagree (a figure of the kind asked)

@@ -61,6 +61,13 @@ class Rules(BaseModel):
                                "doit employer")
     summary_chars: int = Field(60, ge=0, description="Longueur minimale de la phrase qui ouvre une section d'un résumé")
     summary_sentences: int = Field(5, ge=1, description="Phrases d'un résumé de document")
+    name_share: float = Field(0.05, ge=0, le=1, description="Une réponse doit nommer (phrase, fiche ou passage) "
+                              "chaque nom ou année de la question que le corpus emploie dans au plus cette part de "
+                              "ses passages (0 : aucun contrôle des noms)")
+    nearby_depth: int = Field(3, ge=0, description="Refus : meilleures phrases parmi lesquelles chercher ce que le "
+                              "corpus dit à côté de la question (0 : refus sans voisinage)")
+    nearby_coverage: float = Field(0.3, ge=0, le=1, description="Refus : couverture minimale de la recherche par la "
+                                   "phrase montrée à côté")
 
 
 DEFAULT = Rules()

@@ -56,7 +56,7 @@ def render_answer(answer: Answer) -> str:
     text = _md(answer.answer)
     if answer.disagreement:  # the sources give different values: each one is shown with its own source
         text = f"⚖️ {text}"
-    if not answer.abstained:
+    if not answer.abstained or answer.citations:  # an answer, or a refusal quoting what lies nearby
         text = re.sub(r"\\\[(\d+)\\\]", lambda m: f"[\\[{m.group(1)}\\]](#source-{m.group(1)})", text)
     return notice + text
 
@@ -68,37 +68,88 @@ def _link(url: str, title: str) -> str:
     return html.escape(title)
 
 
+def _passages(cited: list, chunks: dict) -> list[tuple[str, list]]:
+    """The fewest passages of one document that show all its cited quotes, each with the citations it shows.
+
+    A quote is shown in the first passage (in citation order) that contains it: two citations of one chunk, or of
+    two chunks whose texts overlap, share one passage instead of repeating nearly the same text."""
+    shown: list[tuple[str, list]] = []
+    for c in cited:
+        chunk = chunks.get(c.chunk_id)
+        home = next((entry for entry in shown if c.quote in entry[0]), None)
+        if home is None and chunk is not None and c.quote in chunk.text:
+            home = next((entry for entry in shown if entry[0] in chunk.text), None)  # a wider passage of the same text
+            if home is not None:
+                shown[shown.index(home)] = home = (chunk.text, home[1])
+        if home is None:
+            home = (chunk.text if chunk is not None and c.quote in chunk.text else c.quote, [])
+            shown.append(home)
+        home[1].append(c)
+    return shown
+
+
+def _highlight(passage: str, cited: list) -> str:
+    """The passage escaped, each cited quote in a ``<mark class="quote">`` (overlapping quotes share one mark), the
+    span reader's exact answer in ``<strong class="span">`` inside it."""
+    marks: list[list[int]] = []
+    strong: list[tuple[int, int]] = []
+    for c in cited:
+        at = passage.find(c.quote)
+        marks.append([at, at + len(c.quote)])
+        if c.span and 0 <= c.span["start"] < c.span["end"] <= len(c.quote):
+            strong.append((at + c.span["start"], at + c.span["end"]))
+    merged: list[list[int]] = []
+    for a, b in sorted(marks):
+        if merged and a < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    inside = [(a, b) for a, b in strong if not any(x < a < b < y for x, y in strong if (x, y) != (a, b))]
+    out, at = [], 0
+    for a, b in merged:
+        out.append(html.escape(passage[at:a]))
+        text, cut = [], a
+        for x, y in sorted(s for s in inside if a <= s[0] and s[1] <= b):
+            if x < cut:
+                continue
+            text += [html.escape(passage[cut:x]), f'<strong class="span">{html.escape(passage[x:y])}</strong>']
+            cut = y
+        text.append(html.escape(passage[cut:b]))
+        out.append(f'<mark class="quote">{"".join(text)}</mark>')
+        at = b
+    out.append(html.escape(passage[at:]))
+    return "".join(out)
+
+
 def render_sources(answer: Answer | None, chunks: dict, lang: str = "fr") -> str:
-    """HTML of the sources panel: per citation, its title and link, the quote highlighted in its passage,
-    and for a programme record the record's fields. Everything from the corpus is escaped."""
+    """HTML of the sources panel: one card per cited document (its citation numbers, title and link), each passage
+    shown once with every quote taken from it highlighted, and for a programme record the record's fields.
+    Every citation number keeps its anchor (``#source-n``). Everything from the corpus is escaped."""
     t = TEXTS[lang]
     if answer is None or not answer.citations:
         return f'<div id="sources-panel"><p>{html.escape(t["no_sources"].strip("*"))}</p></div>'
     parts = [f'<div id="sources-panel"><h3>{html.escape(t["sources"])}</h3>']
+    by_document: dict[str, list] = {}
     for c in answer.citations:
-        chunk = chunks.get(c.chunk_id)
-        passage = chunk.text if chunk is not None else c.quote
-        start = passage.find(c.quote)
-        quote = html.escape(c.quote)
-        if c.span and 0 <= c.span["start"] < c.span["end"] <= len(c.quote):  # the exact answer, inside the quote
-            a, b = c.span["start"], c.span["end"]
-            quote = (html.escape(c.quote[:a]) + f'<strong class="span">{html.escape(c.quote[a:b])}</strong>'
-                     + html.escape(c.quote[b:]))
-        if start >= 0:
-            shown = (html.escape(passage[:start]) + f'<mark class="quote">{quote}</mark>'
-                     + html.escape(passage[start + len(c.quote):]))
-        else:
-            shown = f'<mark class="quote">{quote}</mark>'
-        field = f" · {html.escape(field_label(c.field))}" if c.field else ""
-        if answer.disagreement and c.n in answer.disagreement:
+        by_document.setdefault(c.doc_id, []).append(c)
+    for cited in by_document.values():
+        first = cited[0]
+        numbers = " ".join(f"<b>[{c.n}]</b>" for c in cited)
+        anchors = "".join(f'<span id="source-{c.n}"></span>' for c in cited[1:])
+        fields = list(dict.fromkeys(c.field for c in cited if c.field))
+        field = "".join(f" · {html.escape(field_label(f))}" for f in fields)
+        if answer.disagreement and any(c.n in answer.disagreement for c in cited):
             field += f' · <span class="differs">{html.escape(t["differs"])}</span>'
-
-        parts.append(f'<div class="source" id="source-{c.n}"><p><b>[{c.n}]</b> {_link(c.source, c.title)}{field}</p>'
-                     f'<blockquote class="passage">{shown}</blockquote>')
-        if chunk is not None and chunk.kind == "record" and chunk.metadata.get("fields"):
-            values = chunk.metadata.get("values", {})
+        parts.append(f'<div class="source" id="source-{first.n}"><p>{numbers}{anchors} '
+                     f'{_link(first.source, first.title)}{field}</p>')
+        for passage, shown in _passages(cited, chunks):
+            parts.append(f'<blockquote class="passage">{_highlight(passage, shown)}</blockquote>')
+        record = next((chunks[c.chunk_id] for c in cited if c.chunk_id in chunks
+                       and chunks[c.chunk_id].kind == "record" and chunks[c.chunk_id].metadata.get("fields")), None)
+        if record is not None:
+            values = record.metadata.get("values", {})
             rows = "".join(f"<tr><td>{html.escape(field_label(f))}</td><td>{html.escape(values.get(line, line))}"
-                           f"</td></tr>" for line, f in chunk.metadata["fields"].items() if f != "description")
+                           f"</td></tr>" for line, f in record.metadata["fields"].items() if f != "description")
             parts.append(f'<details><summary>{html.escape(t["fields"])}</summary><table class="fields">{rows}'
                          f"</table></details>")
         parts.append("</div>")

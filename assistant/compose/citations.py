@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from assistant.compose.answer import Answer, Citation
-from assistant.compose.messages import ABSTAIN_EN, ABSTAIN_FR, DISAGREEMENT_EN, DISAGREEMENT_FR
+from assistant.compose.messages import ABSTAIN_EN, ABSTAIN_FR, DISAGREEMENT_EN, DISAGREEMENT_FR, NEAR_MISS
 from assistant.compose.records import record_field
 from assistant.decide.agreement import attributed
 from assistant.query.parse import Query
@@ -66,6 +66,26 @@ def abstention(query: Query, confidence: float, signals: dict) -> Answer:
     answer = Answer(question=query.text, answer=ABSTAIN_EN if query.english else ABSTAIN_FR,
                     abstained=True, confidence=confidence)
     answer.signals = signals
+    return answer
+
+
+def near_miss(query: Query, nearby, confidence: float, signals: dict) -> Answer:
+    """A refusal that says what the corpus does not give, then quotes and cites what it holds nearby (« Le corpus ne
+    donne pas ce nombre pour « Adastra ». Il indique en revanche, pour Jean Zay : … [1] »). Still an abstention."""
+    texts = NEAR_MISS["en" if query.english else "fr"]
+    names = texts["and"].join(f"“{n}”" if query.english else f"« {n} »" for n in nearby.missing)
+    about = texts["about"].format(names=names) if nearby.missing else ""
+    lead = texts["lead"].format(what=texts["what"][query.kind], about=about)
+    chunk = nearby.candidate.hit.chunk
+    where = texts["record" if chunk.kind == "record" else "document"].format(title=chunk.title)
+    answer = compose(query, [nearby.candidate], confidence)
+    shown, n = answer.parts[0]
+    if nearby.candidate.span is not None:  # the span led a found answer; here the sentence is only what lies near
+        shown = " ".join(nearby.candidate.text.split())
+    answer.parts = [(f"{lead} {where} {shown}", n)]
+    answer.answer = f"{lead} {where} {shown} [{n}]"
+    answer.abstained = True
+    answer.signals = {**signals, "nearby": list(nearby.missing)}
     return answer
 
 

@@ -9,6 +9,19 @@ NEEDS_CONTEXT_FR = ("Votre question renvoie à une question précédente (« {wo
 NEEDS_CONTEXT_EN = ("Your question refers to an earlier one (“{word}”) that I do not have: say what you are asking "
                     "about, for instance “What is the budget of the PEPR IA?”.")
 
+# A refusal beside what the corpus holds nearby (assistant/decide/nearby.py): what was not found, for which names,
+# then where the quoted sentence comes from.
+NEAR_MISS = {
+    "fr": {"lead": "Le corpus ne donne pas {what}{about}.", "about": " pour {names}", "and": " ni ",
+           "record": "Il indique en revanche, pour {title} :", "document": "Il indique en revanche, dans « {title} » :",
+           "what": {"money": "ce montant", "date": "cette date", "number": "ce nombre", "share": "cette part",
+                    "duration": "cette durée"}},
+    "en": {"lead": "The corpus does not give {what}{about}.", "about": " for {names}", "and": " or ",
+           "record": "It does state, for {title}:", "document": "It does state, in “{title}”:",
+           "what": {"money": "this amount", "date": "this date", "number": "this figure", "share": "this share",
+                    "duration": "this duration"}},
+}
+
 # Said before values that differ by source, by date or by what they count: each one follows with its own source.
 DISAGREEMENT_FR = "Les sources donnent plusieurs valeurs :"
 DISAGREEMENT_EN = "The sources give several values:"

@@ -37,6 +37,7 @@ class ItemResult:
     mode: str = "extractive"  # what produced the answer shown: extractive or generative
     fallback: str | None = None  # why a generated answer was replaced, if it was
     first_token_ms: float | None = None
+    cited: list[str] | None = None  # the documents the answer (or a refusal's nearby sentence) cites, in order
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -61,6 +62,7 @@ def evaluate_item(assistant, item: BatchItem, chunk_texts: dict[str, str]) -> It
         latency_ms=answer.timings_ms["total"], answer=answer.answer, doc_ids=item.doc_ids, signals=answer.signals,
         mode=answer.mode, fallback=(answer.fallback or {}).get("reason"),
         first_token_ms=(answer.generation or {}).get("first_token_ms"),
+        cited=[c.doc_id for c in answer.citations],
     )
 
 

@@ -69,7 +69,7 @@ def expected_type(question: str) -> str | None:
     if re.search(r"\b(taux|pourcentage|proportion|percentage|rate)\b|(?<!de la )(?<!à )(?<!autre )(?<!nulle )"
                  r"(?<!quelque )\bpart\b(?! entière)", q):
         return "share"
-    if re.search(r"\b(quand|date|année|depuis quand|when|what year|lancé|créé|inauguré)\b", q):
+    if re.search(r"\b(quand|dates?|année|depuis quand|when|what year|lancé|créé|inauguré)\b", q):
         return "date"
     if re.search(r"\b(combien|nombre|how many|pétaflops|petaflops|puissance)\b", q):
         return "number"

@@ -54,3 +54,9 @@ def attribute_synonyms(attribute: str) -> str:
     """Other words that state ``attribute`` (empty when none is known)."""
     folded = fold(attribute)
     return " ".join(words for pattern, words in lexicon().synonyms if pattern.search(folded))
+
+
+def french(text: str) -> str:
+    """``text``'s words in their French forms from the English glossary (empty when none applies)."""
+    lowered = text.lower()
+    return " ".join(dict.fromkeys(fr for pattern, fr in lexicon().english_french if pattern.search(lowered)))

@@ -1,5 +1,6 @@
 """The rest of a question's wording: its language, whether it wants the latest value, the attributes it names,
-what it restricts its subject to, what it counts, and whether it asks for a definition or a summary.
+what it restricts its subject to, what it counts, the names and years it holds, and whether it asks for a
+definition or a summary.
 
 Hand-written French wording rules, each tested in tests/assistant/test_question.py and test_premises.py; they are read
 once per question, by :func:`assistant.query.parse.read`."""
@@ -148,3 +149,34 @@ _DEFINITIONAL = re.compile(r"\b(qu.est[- ]ce que|c.est quoi|what is|what are|que
 def is_definitional(folded: str) -> bool:
     """Worded as « qu'est-ce que… », « what is… » (on folded text): alias lines (« X est aussi appelé Y ») may answer it."""
     return bool(_DEFINITIONAL.search(folded))
+
+
+_ELISION = re.compile(r"^(?:[ldjmnst]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+
+
+def named(question: str) -> list[str]:
+    """The names and years a question holds, in order: runs of capitalised words after its first word, acronyms
+    (two capitals or more, « CINES », « PDE-AI ») and years (« 2026 »); elisions and a possessive « 's » dropped.
+    They are what a near miss swaps: an answer about another entity or year does not hold them."""
+    out: list[str] = []
+    run: list[str] = []
+    for n, token in enumerate(question.split()):
+        whole = re.sub(r"['’]s$", "", token.strip("?!.,;:«»()\"“”"))
+        word = _ELISION.sub("", whole)
+        acronym = sum(ch.isupper() for ch in word) >= 2
+        name = bool(word) and (acronym or _YEAR.match(word) or (n > 0 and word[0].isupper()))
+        if name and not _YEAR.match(word):
+            run.append(whole if run else word)  # « Côte d'Azur » keeps its elision inside a name
+        else:
+            if run:
+                out.append(" ".join(run))
+                run = []
+            if name:
+                out.append(word)
+        if token.endswith((",", ";", ":", "?")) and run:  # a comma closes a name
+            out.append(" ".join(run))
+            run = []
+    if run:
+        out.append(" ".join(run))
+    return list(dict.fromkeys(out))

@@ -98,8 +98,9 @@ def test_real_questions_whose_premises_hold_are_answered(real_assistant, questio
 ])
 def test_real_questions_on_a_premise_the_corpus_does_not_state_abstain(real_assistant, question):
     answer = real_assistant.ask(question)
-    assert answer.abstained and answer.citations == []
-    assert answer.signals["unsupported"] == 1.0 and answer.signals["premise"]
+    assert answer.abstained and answer.signals["unsupported"] == 1.0 and answer.signals["premise"]
+    # a refusal either says so plainly or says what it does not give before quoting what lies nearby
+    assert answer.citations == [] or answer.answer.startswith("Le corpus ne donne pas"), answer.answer
 
 
 def test_a_number_before_the_attribute_is_not_the_attribute_and_qui_sont_names_one():
@@ -134,3 +135,56 @@ def test_what_restricts_the_counted_thing_must_be_stated_by_the_sentence_itself(
     assert unsupported_premise(researchers, pepr) == "précision : de CNRS"
     own = [Evidence("Il compte 1 200 chercheurs en IA.", "figures", "CNRS organisme", "CNRS")]
     assert unsupported_premise(researchers, own) is None
+
+
+def test_the_names_and_years_of_a_question_are_read_in_order():
+    from assistant.query.wording import named
+
+    assert named("Combien de GPU compte le supercalculateur Adastra, hébergé au CINES ?") == ["GPU", "Adastra", "CINES"]
+    assert named("Quelles sont les dates des PEPR IA Days 2026 ?") == ["PEPR IA Days", "2026"]
+    assert named("Combien de start-up sont nées de l'institut 3IA Côte d'Azur ?") == ["3IA Côte d'Azur"]
+    assert named("What is the LaborIA's budget?") == ["LaborIA"]
+    assert named("Quel est le budget du programme ?") == []  # the capitalised first word is not a name
+
+
+def test_only_names_the_corpus_uses_specifically_are_checked():
+    """A name held by no passage (a paraphrase) cannot be checked; one held by most passages says little."""
+    from types import SimpleNamespace
+
+    from assistant.decide.premises import CorpusNames
+
+    chunks = [SimpleNamespace(title=f"Fiche {n}", text=text) for n, text in enumerate(
+        ["Jean Zay compte 3 100 GPU, selon le CNRS.", "Adastra est au CINES, selon le CNRS.",
+         *[f"Le CNRS a {n} laboratoires." for n in range(8)]])]
+    names = CorpusNames(chunks, max_share=0.2)
+    assert names.specific(("Adastra", "CNRS", "Essonne", "Jean Zay")) == ("Adastra", "Jean Zay")
+    assert CorpusNames(chunks, max_share=0.0).specific(("Adastra",)) == ()  # 0: no name is checked
+
+
+def test_a_figure_about_another_entity_or_year_misses_a_named_premise():
+    question = read("Combien de GPU compte le supercalculateur Adastra ?")
+    jean_zay = Evidence("Le supercalculateur Jean Zay compte 3 100 GPU.", "gpu", "Jean Zay Supercalculateur du CNRS")
+    assert premise_of(question, [jean_zay]) is None  # names are checked only when asked
+    assert premise_of(question, [jean_zay], names=("Adastra",)) == "nom : Adastra"
+    days = read("Quelles sont les dates des PEPR IA Days 2026 ?")
+    edition = Evidence("Les PEPR IA Days ont lieu du 18 au 20 mars 2025.", "dates", "PEPR IA Days 2025")
+    assert premise_of(days, [edition], names=("PEPR IA Days", "2026")) == "nom : 2026"
+    english = read("How many AI chairs were selected?")
+    assert premise_of(english, [Evidence("40 chaires d'IA ont été retenues.", None, "")], names=("AI",)) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question, said, near", [
+    ("Combien de GPU compte le supercalculateur Adastra, hébergé au CINES ?",
+     "Le corpus ne donne pas ce nombre pour « Adastra »", "jean-zay"),
+    ("Quelles sont les dates des PEPR IA Days 2026 ?", "Le corpus ne donne pas cette date pour « 2026 »",
+     "pepr-ia-days-2025"),
+])
+def test_a_near_miss_is_refused_with_what_the_corpus_holds_nearby_cited(real_assistant, question, said, near):
+    from assistant.compose.answer import verify_citations
+
+    answer = real_assistant.ask(question)
+    assert answer.abstained and answer.answer.startswith(said), answer.answer
+    assert "en revanche" in answer.answer and answer.answer.endswith("[1]")
+    assert [c.doc_id for c in answer.citations] == [near]
+    assert verify_citations(answer, {c.chunk_id: c.text for c in real_assistant.index.chunks}) == []

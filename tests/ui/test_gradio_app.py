@@ -69,6 +69,25 @@ def test_a_follow_up_uses_the_conversation(client):
     assert len([m for m in history if m["role"] == "user"]) == 2
 
 
+def test_one_card_per_cited_document_each_passage_shown_once(client):
+    """Issue 27: several quotes from one record (Jean Zay's GPU counts) make one card whose passage is shown once,
+    every quote marked in it; every [n] of the answer still has its anchor."""
+    import re
+
+    history, _, sources = ask(client, "Combien de GPU compte Jean Zay ?")
+    numbers = sorted(set(re.findall(r"\(#source-(\d+)\)", last_text(history))), key=int)
+    assert len(numbers) >= 3, last_text(history)
+    for n in numbers:
+        assert f'id="source-{n}"' in sources
+    cards = sources.split('<div class="source" ')[1:]
+    links = [re.search(r'href="([^"]+)"', card).group(1) for card in cards]
+    assert len(links) == len(set(links)) < len(numbers)  # one card per document, fewer cards than citations
+    passages = re.findall(r'<blockquote class="passage">(.*?)</blockquote>', sources, re.S)
+    plain = [re.sub(r"<[^>]+>", "", p) for p in passages]
+    assert len(plain) == len(set(plain))
+    assert len(re.findall('<mark class="quote">', sources)) >= len(passages)
+
+
 def test_out_of_corpus_and_empty_questions_get_a_clear_message(client):
     history, _, sources = ask(client, "Quelle est la capitale de l'Australie ?")
     assert "Je ne trouve pas" in last_text(history) and "source-1" not in sources

@@ -168,3 +168,27 @@ def test_the_sources_panel_shows_corpus_text_as_text(title, source, quote, befor
     marks = re.findall(r'<mark class="quote">(.*?)</mark>', panel, re.S)
     assert [html.unescape(m) for m in marks] == [quote]
     assert norm(passage if quote in passage else quote) in shown.visible
+
+
+def test_quotes_of_one_document_share_its_passages():
+    """Two quotes of one chunk, and a quote of a second chunk of the same record whose text the first holds, make
+    one card with one passage; a quote of another document makes a second card. Overlapping quotes share a mark;
+    the span stays inside its quote; every citation number keeps an anchor."""
+    text = "Jean Zay compte 3 100 GPU. Il a 1 456 GPU H100. Il est à Orsay."
+    wide = SimpleNamespace(text=text, kind="document", metadata={})
+    narrow = SimpleNamespace(text="Il a 1 456 GPU H100.", kind="document", metadata={})
+    other = SimpleNamespace(text="Le PEPR IA a 73 M€.", kind="document", metadata={})
+    cites = [Citation(1, "jz", "Jean Zay", "https://a.example", "jz#1", "Il a 1 456 GPU H100.", 1.0,
+                      span={"text": "1 456", "start": 5, "end": 10}),
+             Citation(2, "jz", "Jean Zay", "https://a.example", "jz#0", "Jean Zay compte 3 100 GPU.", 1.0),
+             Citation(3, "jz", "Jean Zay", "https://a.example", "jz#0", "3 100 GPU. Il a", 1.0),
+             Citation(4, "pepr", "PEPR", "https://b.example", "pepr#0", "Le PEPR IA a 73 M€.", 1.0)]
+    panel = render_sources(Answer("q", "… [1] [2] [3] [4]", False, cites),
+                           {"jz#1": narrow, "jz#0": wide, "pepr#0": other})
+    assert panel.count('<div class="source"') == 2
+    assert all(f'id="source-{n}"' in panel for n in (1, 2, 3, 4))
+    passages = re.findall(r'<blockquote class="passage">(.*?)</blockquote>', panel, re.S)
+    assert [re.sub(r"<[^>]+>", "", p) for p in passages] == [text, "Le PEPR IA a 73 M€."]
+    marks = [re.sub(r"<[^>]+>", "", m) for m in re.findall(r'<mark class="quote">(.*?)</mark>', passages[0], re.S)]
+    assert marks == ["Jean Zay compte 3 100 GPU. Il a 1 456 GPU H100."]  # three overlapping quotes, one mark
+    assert '<strong class="span">1 456</strong>' in passages[0]
