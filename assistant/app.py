@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from assistant.decide.abstention import Abstention
 from assistant.extractive import ExtractiveAnswerer
 from assistant.generate.answerer import GenerativeAnswerer
@@ -12,6 +14,7 @@ from assistant.read.candidates import SentenceScorer
 from assistant.retrieve.hybrid import HybridRetriever
 from assistant.service import Assistant
 from assistant.settings import Settings, offline_environment
+from corpus.errors import BackendUnavailable
 from index.build import LoadedIndex, StoreConfig, load_index
 from index.embedders import make_embedder
 
@@ -77,8 +80,17 @@ def assemble(settings: Settings, index: LoadedIndex, embedder, generator: Genera
                             unknown_penalty=a.unknown_penalty, unsupported_penalty=a.unsupported_penalty,
                             min_dense_english=a.min_dense_english, ranker=ranking.ranker if ranking else None,
                             min_reader=a.min_reader, min_span_margin=a.min_span_margin if a.reader == "span" else None)
+    lead = None
+    if a.span_lead and a.reader != "span":
+        from assistant.read.ranking import SpanRanking
+
+        try:
+            lead = SpanRanking.load(1)
+        except BackendUnavailable as exc:  # the lead is a convenience: answers stay whole without it
+            logging.getLogger(__name__).warning("Réponse exacte en tête désactivée : %s", exc)
     extractive = ExtractiveAnswerer(index, SentenceScorer(index, settings.index.embedder, a.rules), abstention, ranking,
-                                    max_sentences=a.max_sentences, rules=a.rules)
+                                    max_sentences=a.max_sentences, rules=a.rules, lead=lead,
+                                    min_lead_margin=a.min_lead_margin)
     return Pipeline(parser, retriever, extractive, generator, mode=a.mode, top_k=r.top_k,
                     corroboration_pool=r.corroboration_pool, condense_followups=settings.llm.condense_followups,
                     condense_timeout=min(10.0, settings.llm.deadline_s))

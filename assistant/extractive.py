@@ -16,6 +16,7 @@ from assistant.decide.figures import stated_figure
 from assistant.decide.nearby import nearby
 from assistant.decide.premises import CorpusNames, evidence_of, unsupported_premise
 from assistant.decide.selection import choose, other_values, prefer_recent, same_subject
+from assistant.query.kinds import type_match
 from assistant.query.parse import Query
 from assistant.read.candidates import Candidate, SentenceScorer
 from assistant.read.ranking import LearnedRanking
@@ -34,10 +35,14 @@ class ExtractiveAnswerer:
         ranking: The learned reader and ranker (``answer.reader = "learned"``), or None.
         max_sentences: Most sentences in an answer.
         rules: The named hand-set values of the decide and compose stages (``answer.rules``).
+        lead: The span reader that finds the exact answer in the best sentence (``answer.span_lead``), or None.
+        min_lead_margin: How sure of its span the lead reader must be for the span to lead the answer.
     """
 
     def __init__(self, index: LoadedIndex, scorer: SentenceScorer, abstention: Abstention,
-                 ranking: LearnedRanking | None = None, *, max_sentences: int = 3, rules: Rules = DEFAULT):
+                 ranking: LearnedRanking | None = None, *, max_sentences: int = 3, rules: Rules = DEFAULT,
+                 lead=None, min_lead_margin: float = 0.0):
+        self.lead, self.min_lead_margin = lead, min_lead_margin
         self.index = index
         self.scorer = scorer
         self.abstention = abstention
@@ -125,6 +130,14 @@ class ExtractiveAnswerer:
         elif (agreeing := corroboration(best, key, about, chosen, kind, counted, self.rules)) is not None:
             chosen.append(agreeing)
         chosen, replaced = without_repeats(chosen, kind, counted, self.rules)
+        # the exact answer leads the sentence that holds it: for a question asking a value of a known kind (not a
+        # list, a definition, a reason), when the span reader is sure enough and its span is of that kind
+        if (self.lead is not None and differing is None and chosen[0].span is None and query.kind is not None
+                and not query.definitional):
+            [(margin, span)] = self.lead.read(query, chosen[:1])
+            signals["lead_margin"] = round(max(margin, -99.0), 4)
+            if span is not None and margin >= self.min_lead_margin and type_match(query.kind, span[0]):
+                chosen[0].span = span
         answer = compose(query, chosen, confidence, disagreement=disagreeing(chosen, best, differing, replaced))
         answer.signals = signals
         return answer

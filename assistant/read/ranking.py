@@ -80,12 +80,11 @@ class SpanRanking:
 
         return cls(SpanModel.shared(), shortlist)
 
-    def rank(self, query: Query, candidates: list[Candidate]) -> list[Candidate]:
-        """The shortlist ranked by span margin (each candidate's ``reader``, ``score`` and ``span``); the rest after
-        them, below any margin."""
-        shortlist, rest = candidates[: self.shortlist], candidates[self.shortlist:]
+    def read(self, query: Query, candidates: list[Candidate]) -> list[tuple[float, tuple[str, int, int] | None]]:
+        """Each candidate read with its neighbours: (margin of its best span over « no answer », the span as (text,
+        start, end) in the sentence itself, or None when no span lies in it)."""
         windows, ranges = [], []
-        for c in shortlist:
+        for c in candidates:
             chunk = c.hit.chunk
             low = max(c.position - self.context, 0)
             high = min(c.position + self.context, len(chunk.sentences) - 1)
@@ -93,12 +92,17 @@ class SpanRanking:
             a, b = chunk.sentences[c.position]
             windows.append(chunk.text[start:end])
             ranges.append((a - start, b - start))
-        for c, span, (a, _) in zip(shortlist, self.model.read(query.text, windows, ranges), ranges):
-            margin = span.margin if span is not None else float("-inf")
+        return [(float("-inf"), None) if span is None else (span.margin, (span.text, span.start - a, span.end - a))
+                for span, (a, _) in zip(self.model.read(query.text, windows, ranges), ranges)]
+
+    def rank(self, query: Query, candidates: list[Candidate]) -> list[Candidate]:
+        """The shortlist ranked by span margin (each candidate's ``reader``, ``score`` and ``span``); the rest after
+        them, below any margin."""
+        shortlist, rest = candidates[: self.shortlist], candidates[self.shortlist:]
+        for c, (margin, span) in zip(shortlist, self.read(query, shortlist)):
             c.reader = c.score = margin
             c.features["span_margin"] = margin
-            # the span's offsets in the sentence itself (the window starts before it)
-            c.span = None if span is None else (span.text, span.start - a, span.end - a)
+            c.span = span
         for c in rest:
             c.score = float("-inf")
         return sorted(shortlist, key=lambda c: -c.score) + rest

@@ -57,7 +57,9 @@ def test_every_question_written_for_issue_13_passes(dev_report):
 def test_quality_floors_on_the_held_out_set(real_assistant):
     r = run_eval(real_assistant, read_items(DEV.with_name("test_qa.jsonl"), "jsonl"))
     assert r["citation_validity"] == 1.0 and r["retrieval"]["hit@3"] >= 0.93
-    assert r["accuracy"] >= 0.77 and r["abstention"]["recall"] >= 0.6  # measured 0.806 / 0.667
+    # measured 0.774 / 0.778 (2026-12-05, issue 27: the name premise refuses one more answerable question, and
+    # one more unanswerable one; 0.806 / 0.667 before)
+    assert r["accuracy"] >= 0.74 and r["abstention"]["recall"] >= 0.6
     assert r["abstention"]["false_abstention_rate"] <= 0.05
 
 
@@ -167,3 +169,17 @@ def test_calibration_counts_definitions_as_answered_and_refusals_as_refused():
     fit = calibrate(results)
     assert fit and fit["false_abstention_rate"] == 0.0 and fit["abstention_recall"] == 1.0
 
+
+
+def test_floors_on_the_near_miss_questions(real_assistant):
+    """Issue 27: 31 questions whose figure exists for another entity, year or attribute (written before any fitting).
+    Measured 2026-12-05 with the rules reader (docs/quality.md): 14 of 31 refused; each refusal that quotes what lies
+    nearby says first what the corpus does not give, and cites verbatim."""
+    items = read_items(DEV.with_name("dev_near_miss_qa.jsonl"), "jsonl")
+    assert len(items) >= 20 and all(i.expectation.abstain for i in items)
+    r = run_eval(real_assistant, items)
+    assert r["errors"] == 0 and r["citation_validity"] == 1.0
+    assert r["abstention"]["recall"] >= 0.40
+    for item in r["items"]:
+        if item["abstained"] and item["cited"]:
+            assert item["answer"].startswith(("Le corpus ne donne pas", "The corpus does not give")), item["answer"]

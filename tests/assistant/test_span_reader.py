@@ -82,3 +82,28 @@ def test_the_sources_panel_highlights_the_span_inside_the_quote_and_escapes_it()
     for bad in ({"text": "x", "start": 5, "end": 999}, {"text": "x", "start": 9, "end": 3}):
         wrong = Citation(1, "d", "T", "https://example.org", "d#0", quote, 1.0, span=bad)
         assert '<strong class="span">' not in render_sources(Answer("q", "… [1]", False, [wrong]), {})
+
+
+@pytest.mark.slow
+def test_the_default_answer_leads_with_the_exact_value_when_a_value_is_asked(real_assistant):
+    """Rules reader, answer.span_lead (default): the span reader reads the best sentence; its span leads the answer
+    when a value of a known kind is asked and the span is of that kind; a reason or a definition is not led."""
+    answer = real_assistant.ask("Quel est le budget du PEPR IA ?")
+    first = answer.citations[0]
+    assert first.span is not None and "73" in first.span["text"]
+    assert first.quote[first.span["start"]:first.span["end"]] == first.span["text"]
+    assert answer.answer.startswith(f"{first.span['text']} — ") and answer.signals["lead_margin"] >= 2.0
+    for question in ("Pourquoi le CNRS a-t-il créé le centre AISSAI ?", "Qu'est-ce que le PEPR IA ?"):
+        answer = real_assistant.ask(question)
+        assert not answer.abstained and all(c.span is None for c in answer.citations), question
+
+
+@pytest.mark.slow
+def test_without_the_span_folder_the_default_assistant_answers_without_a_lead(tmp_path, monkeypatch, real_index_dir,
+                                                                           clean_settings):
+    from assistant.app import build
+    from assistant.settings import IndexSettings
+
+    monkeypatch.setattr(span, "FOLDER", tmp_path / "absent")
+    answer = build(clean_settings(index=IndexSettings(dir=real_index_dir))).ask("Quel est le budget du PEPR IA ?")
+    assert not answer.abstained and "73" in answer.answer and answer.citations[0].span is None

@@ -48,15 +48,24 @@ def _row(name: str, results: list[dict]) -> dict:
         "false_abstentions": ratio(n - len(answered), n),
         "sentences_per_answer": round(float(np.mean([r["sentences"] for r in answered])), 2) if answered else None,
         "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+        "led": ratio(sum(r.get("lead") is not None for r in results), n),
+        "lead_em": ratio(sum(r["lead_em"] for r in led), len(led)) if (led := [r for r in results if r.get("lead")]) else None,
+        "lead_f1": round(float(np.mean([r["lead_f1"] for r in led])), 4) if led else None,
     }
 
 
 def _judge(answer, q: Question, ms: float | None) -> dict:
+    from training.span_reader.evaluate import exact, f1
+
     quotes = _quotes(answer)
+    lead = answer.citations[0].span["text"] if not answer.abstained and answer.citations[0].span else None
     return {"id": q.id, "abstained": answer.abstained, "contains": not answer.abstained and contains(answer.answer, q.answers),
             "contains2": contains(" ".join(quotes[:2]), q.answers), "first": bool(quotes) and contains(quotes[0], q.answers),
             "cited": any(c.doc_id == q.doc_id for c in answer.citations), "sentences": len(quotes), "ms": ms,
-            "confidence": answer.confidence}
+            "confidence": answer.confidence, "lead": lead, "lead_margin": (answer.signals or {}).get("lead_margin"),
+            # SQuAD scoring of the exact answer that leads (the span reader's, or the span lead of another reader)
+            "lead_em": None if lead is None else max(exact(lead, g) for g in q.answers),
+            "lead_f1": None if lead is None else max(f1(lead, g) for g in q.answers)}
 
 
 def _baselines(assistant, q: Question, query: str) -> dict[str, dict]:
@@ -201,6 +210,11 @@ def table(report: dict) -> str:
         for r in report["removed"]["rows"]:
             lines.append(f"| {r['answerer']} | {r['refused']} | "
                          f"{r['answered_from_another_paragraph_holding_the_span']} | {r['right']} |")
+    led = [r for r in report["rows"] if r.get("led")]
+    if led:
+        lines += ["", "The exact answer that leads the answer (SQuAD scoring against the gold answers):", "",
+                  "| answerer | questions led | exact match | F1 |", "|---|---|---|---|"]
+        lines += [f"| {r['answerer']} | {r['led']} | {r['lead_em']} | {r['lead_f1']} |" for r in led]
     for name, rows in report.get("sweeps", {}).items():
         lines += ["", f"{name} reader, abstention threshold swept:", "", "| threshold | answerable refused | "
                   "removed-paragraph refused |", "|---|---|---|"]

@@ -42,10 +42,15 @@ def base_model(folder: Path = E5_FOLDER, layers: int = LAYERS):
         transformers.logging.set_verbosity(verbosity)
 
 
-def trainable_model(folder: Path = E5_FOLDER, layers: int = LAYERS, lora: dict = LORA):
-    from peft import LoraConfig, get_peft_model
+def trainable_model(folder: Path = E5_FOLDER, layers: int = LAYERS, lora: dict = LORA, start: Path | None = None):
+    """A fresh LoRA adapter on e5's first layers, or, with ``start``, a trained artefact's adapter to train on."""
+    from peft import LoraConfig, PeftModel, get_peft_model
 
-    model = get_peft_model(base_model(folder, layers), LoraConfig(**lora))
+    if start is None:
+        model = get_peft_model(base_model(folder, layers), LoraConfig(**lora))
+    else:
+        check(start)
+        model = PeftModel.from_pretrained(base_model(folder, layers), str(start), is_trainable=True)
     for name, parameter in model.named_parameters():
         if "embeddings.word_embeddings" in name or "position_embeddings" in name or "token_type" in name:
             parameter.requires_grad = False
@@ -56,12 +61,18 @@ def load(artefact: Path = ARTEFACT, folder: Path = E5_FOLDER, merge: bool = True
     """The trained reader: the artefact's adapter on e5's first layers (as many as it was trained on), merged."""
     from peft import PeftModel
 
-    provenance = json.loads((artefact / "provenance.json").read_text(encoding="utf-8"))
-    if provenance.get("sha256") != artefact_hash(artefact):
-        raise ValueError(f"{artefact}: adapter files do not match provenance.json's sha256")
+    provenance = check(artefact)
     model = PeftModel.from_pretrained(base_model(folder, provenance["layers"]), str(artefact))
     model = model.merge_and_unload() if merge else model
     return model.eval()
+
+
+def check(artefact: Path) -> dict:
+    """The artefact's provenance, once its adapter files are checked against the sha256 it records."""
+    provenance = json.loads((artefact / "provenance.json").read_text(encoding="utf-8"))
+    if provenance.get("sha256") != artefact_hash(artefact):
+        raise ValueError(f"{artefact}: adapter files do not match provenance.json's sha256")
+    return provenance
 
 
 def artefact_hash(folder: Path) -> str:

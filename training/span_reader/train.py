@@ -1,6 +1,7 @@
 """Train the span reader (start/end logits + no-answer) on FQuAD's train articles and the curated records.
 
     python -m training.span_reader.train [--seed 27] [--epochs 1] [--batch 16] [--learning-rate 5e-4] [--resume]
+        [--start ARTEFACT --keep-negatives 0.33 --work var/span_reader/stage2]   # a second stage
 
 e5's first 6 layers (``training/span_reader/model.py``) with LoRA (r 32) on every linear projection, the LayerNorms
 and the ``qa_outputs`` head trained, word embeddings frozen; SQuAD 2.0 targets (no-answer: start = end = 0) on the
@@ -11,7 +12,8 @@ Every ``--checkpoint-minutes`` (and at the end) it writes a resumable checkpoint
 exports the small artefact (adapter + head + provenance.json) to ``assistant/read/span/``, and validates on a fixed
 sample of FQuAD's *calibration* articles (never the held-out ones), appending the figures to
 ``var/span_reader/log.jsonl``. ``--resume`` continues from the latest checkpoint: same windows (checked by their
-sha256), same batch order, same optimiser and scheduler state.
+sha256), same batch order, same optimiser and scheduler state. ``--start`` trains a committed adapter on (copied into
+``--work`` first), ``--keep-negatives`` keeps every answer window and that seeded share of the no-answer ones.
 
 FQuAD 1.0 is CC BY-NC-SA 3.0 (Illuin Technology): the artefact is derived from it and carries that licence.
 """
@@ -168,6 +170,9 @@ def train(args) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(str(E5_FOLDER))
     articles = split(load(DEFAULT_FILE), DEFAULT_FILE)["train"]  # fit minus calibration: never calibration, held_out
     windows = data.build(tokenizer, articles, args.seed, questions=args.questions, records=not args.no_records)
+    if args.keep_negatives < 1.0:  # a later stage: every answer window, a seeded share of the no-answer ones
+        keep = random.Random(args.seed + 1)
+        windows = [w for w in windows if w.answerable or keep.random() < args.keep_negatives]
     if args.max_windows:
         windows = windows[:args.max_windows]
     fingerprint = data.fingerprint(windows)
@@ -179,7 +184,13 @@ def train(args) -> dict:
           f"{time.perf_counter() - started:.0f} s : {kinds}", flush=True)
     validation = validation_set(tokenizer, args.seed)
 
-    model = trainable_model()
+    start = None
+    if args.start:  # a copy in --work: the artefact folder it came from is overwritten by this run's exports
+        start = work / "start"
+        if not (args.resume and (start / "provenance.json").is_file()):
+            shutil.rmtree(start, ignore_errors=True)
+            shutil.copytree(args.start, start)
+    model = trainable_model(start=start)
     model.train()
     trainable = [p for p in model.parameters() if p.requires_grad]
     print(f"{sum(p.numel() for p in trainable)} paramètres entraînés sur "
@@ -211,7 +222,11 @@ def train(args) -> dict:
                  "records": "corpus/programme/*.yaml, question forms from corpus/fields.yaml labels",
                  "windows": len(windows), "windows_by_kind": kinds, "windows_sha256": fingerprint},
         "seed": args.seed, "epochs": args.epochs, "batch": args.batch, "learning_rate": args.learning_rate,
-        "total_steps": total, "command": command, "licence": LICENCE,
+        "keep_negatives": args.keep_negatives, "total_steps": total, "command": command, "licence": LICENCE,
+        "started_from": (None if start is None else
+                         {k: v for k, v in json.loads((start / "provenance.json").read_text(encoding="utf-8")).items()
+                          if k in ("sha256", "command", "steps", "windows_seen", "train_seconds", "seed",
+                                   "learning_rate", "data", "started_from", "validation_calibration")}),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__},
     }
 
@@ -266,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--questions", type=int, default=None, help="FQuAD train questions drawn (default: all)")
     parser.add_argument("--no-records", action="store_true", help="leave the curated records' windows out")
+    parser.add_argument("--start", type=Path, default=None,
+                        help="train on from this artefact's adapter (a second stage) instead of a fresh one")
+    parser.add_argument("--keep-negatives", type=float, default=1.0,
+                        help="share of the no-answer windows kept (seeded draw; every answer window is kept)")
     parser.add_argument("--max-windows", type=int, default=None, help="keep the first N shuffled windows (a trial)")
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps (a trial)")
