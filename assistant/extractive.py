@@ -16,7 +16,7 @@ from assistant.decide.figures import stated_figure
 from assistant.decide.nearby import nearby
 from assistant.decide.premises import CorpusNames, evidence_of, unsupported_premise
 from assistant.decide.selection import choose, other_values, prefer_recent, same_subject
-from assistant.query.kinds import type_match
+from assistant.query.kinds import holds_year, type_match
 from assistant.query.parse import Query
 from assistant.read.candidates import Candidate, SentenceScorer
 from assistant.read.ranking import LearnedRanking
@@ -136,7 +136,8 @@ class ExtractiveAnswerer:
                 and not query.definitional):
             [(margin, span)] = self.lead.read(query, chosen[:1])
             signals["lead_margin"] = round(max(margin, -99.0), 4)
-            if span is not None and margin >= self.min_lead_margin and type_match(query.kind, span[0]):
+            if (span is not None and margin >= self.min_lead_margin and type_match(query.kind, span[0])
+                    and (not query.year or holds_year(span[0]))):
                 chosen[0].span = span
         answer = compose(query, chosen, confidence, disagreement=disagreeing(chosen, best, differing, replaced))
         answer.signals = signals

@@ -102,3 +102,18 @@ def type_match(kind: str | None, sentence: str) -> float:
     pattern = _VALUE.get(kind)
     return 1.0 if pattern and pattern.search(sentence) else 0.0
 
+
+
+_YEAR_ASKED = re.compile(r"\b(?:(?:en |de |à partir de |depuis )?quelle année|what year|which year|in what year)\b",
+                         re.IGNORECASE)
+_A_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+
+
+def asks_year(question: str) -> bool:
+    """« En quelle année… ? », « What year… ? »: a date question whose answer must hold a year (« novembre » is a
+    date, not the year asked)."""
+    return bool(_YEAR_ASKED.search(question))
+
+
+def holds_year(text: str) -> bool:
+    return bool(_A_YEAR.search(text))

@@ -16,7 +16,7 @@ import numpy as np
 
 from assistant.query.fields import cued_field_groups, cued_fields
 from assistant.query.followup import antecedent, condense, is_follow_up, points_back
-from assistant.query.kinds import expected_type
+from assistant.query.kinds import asks_year, expected_type
 from assistant.query.lexicon import attribute_synonyms, expand
 from assistant.query.policy import refusal_reason
 from assistant.query.wording import (asked_attributes, asks_for_latest, asks_summary, counted_terms, definition_target,
@@ -52,6 +52,7 @@ class Query:
     terms: tuple[str, ...]  # the question's own analysed terms (stems, accented and folded)
     words: tuple[tuple[str, ...], ...]  # its content words, each with its analysed forms
     kind: str | None  # the kind of value asked (money, date, person…)
+    year: bool  # the date asked is a year (« En quelle année… ? »)
     field_groups: tuple[frozenset[str], ...]  # one set of record fields per thing asked
     fields: frozenset[str]
     attributes: tuple[Attribute, ...]
@@ -94,7 +95,7 @@ def read(text: str) -> Query:
     folded = fold(text)
     terms, words = tuple(analyze(text)), tuple(dict.fromkeys(analyze_words(text)))
     return Query(
-        text=text, english=english, folded=folded, terms=terms, words=words, kind=expected_type(text), field_groups=groups,
+        text=text, english=english, folded=folded, terms=terms, words=words, kind=expected_type(text), year=asks_year(text), field_groups=groups,
         fields=frozenset().union(*groups), attributes=attributes,
         qualifiers=tuple(restrictive_qualifiers(text, english=english)), names=tuple(named(text)), counted=frozenset(counted_terms(text)),
         refusal=refusal_reason(text), definition=definition, subject=subject, rest=rest,

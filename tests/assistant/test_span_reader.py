@@ -107,3 +107,13 @@ def test_without_the_span_folder_the_default_assistant_answers_without_a_lead(tm
     monkeypatch.setattr(span, "FOLDER", tmp_path / "absent")
     answer = build(clean_settings(index=IndexSettings(dir=real_index_dir))).ask("Quel est le budget du PEPR IA ?")
     assert not answer.abstained and "73" in answer.answer and answer.citations[0].span is None
+
+
+def test_a_year_question_is_led_only_by_a_year():
+    from assistant.query.kinds import asks_year, holds_year
+    from assistant.query.parse import read
+
+    assert read("En quelle année le CNRS a-t-il créé le centre AISSAI ?").year
+    assert read("What year was BLOOM released?").year and not read("Quand BLOOM a-t-il été publié ?").year
+    assert asks_year("Depuis quelle année Jean Zay est-il en service ?") and not asks_year("Quelle date ?")
+    assert holds_year("novembre 2021") and not holds_year("novembre") and not holds_year("3 100 GPU")
