@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from training.span_reader.data import MAX_TOKENS, Lengths, paragraph_windows
-from training.span_reader.model import ARTEFACT, E5_FOLDER, MAX_ANSWER_TOKENS, best_span
+from assistant.read.span import MAX_ANSWER_TOKENS, best_span  # the runtime's own decoding, measured as it answers
+from training.span_reader.model import ARTEFACT, E5_FOLDER
 
 SEED = 27
 REMOVED_PARAGRAPHS = 3

