@@ -2,7 +2,7 @@
 here wrote, every answerer and both baselines side by side in one run.
 
 Usage: .venv/bin/python bench/external_qa.py [--part held_out|fit|train|calibration] [--questions 400] [--removed 100] [--seed 16]
-           [--answerers rules,learned,span] [--articles N] [--sweep] [--json report.json]
+           [--answerers rules,learned,span] [--articles N] [--sweep] [--match 'combien|nombre'] [--json report.json]
 
 The index goes to var/external/fquad-<part>/ (never the product's index); a second run reuses its vectors.
 FQuAD 1.0 (Illuin Technology, CC BY-NC-SA 3.0) is read from ../shared/data/fquad-train/, never copied.
@@ -34,6 +34,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--articles", type=int, default=None, help="only the first N articles of the part")
     parser.add_argument("--answerers", default=",".join(ANSWERERS))
+    parser.add_argument("--match", default=None, help="only the questions matching this regular expression")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--sweep", action="store_true", help="sweep the learned and span readers' abstention thresholds")
     args = parser.parse_args()
@@ -48,7 +49,7 @@ def main() -> int:
     settings = settings.model_copy(update={"index": index})
     try:
         report = run(settings, args.file, part=args.part, questions=args.questions, removed=args.removed,
-                     seed=args.seed, answerers=answerers, articles=args.articles, sweep=args.sweep,
+                     seed=args.seed, answerers=answerers, articles=args.articles, sweep=args.sweep, match=args.match,
                      progress=lambda m: print(m, file=sys.stderr, flush=True))
     except DatasetError as exc:
         print(f"Erreur : {exc}", file=sys.stderr)

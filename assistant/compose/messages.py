@@ -14,11 +14,11 @@ NEEDS_CONTEXT_EN = ("Your question refers to an earlier one (“{word}”) that 
 NEAR_MISS = {
     "fr": {"lead": "Le corpus ne donne pas {what}{about}.", "about": " pour {names}", "and": " ni ",
            "record": "Il indique en revanche, pour {title} :", "document": "Il indique en revanche, dans « {title} » :",
-           "what": {"money": "ce montant", "date": "cette date", "number": "ce nombre", "share": "cette part",
+           "what": {"money": "ce montant", "date": "cette date", "number": "ce nombre", "count": "ce nombre", "share": "cette part",
                     "duration": "cette durée"}},
     "en": {"lead": "The corpus does not give {what}{about}.", "about": " for {names}", "and": " or ",
            "record": "It does state, for {title}:", "document": "It does state, in “{title}”:",
-           "what": {"money": "this amount", "date": "this date", "number": "this figure", "share": "this share",
+           "what": {"money": "this amount", "date": "this date", "number": "this figure", "count": "this figure", "share": "this share",
                     "duration": "this duration"}},
 }
 

@@ -66,7 +66,7 @@ def stated_figure(sentence: str, kind: str | None, counted: frozenset[str] = fro
     if kind == "share":
         match = _SHARE.search(sentence)
         return Figure(_number(match.group(1)), "share") if match else None
-    if kind == "number":
+    if kind in ("number", "count"):
         asked = counted
         for match in _COUNT.finditer(sentence):
             counted = [t for t in analyze(match.group(2)) if t in asked]

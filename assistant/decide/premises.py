@@ -86,8 +86,8 @@ def absent_names(question: Query, evidence: Evidence, names: tuple[str, ...] | N
 
 # A question that asks for an amount, a date, a count, a share or a duration is not answered by sentences that
 # state none (« Quel budget le CNRS consacre-t-il à X ? » answered with what X is).
-VALUE_KINDS = {"money": "un montant", "date": "une date", "number": "un nombre", "share": "une part",
-               "duration": "une durée"}
+VALUE_KINDS = {"money": "un montant", "date": "une date", "number": "un nombre", "count": "un nombre",
+               "share": "une part", "duration": "une durée"}
 
 
 def _states(evidence: Evidence, attribute: Attribute) -> bool:

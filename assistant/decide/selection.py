@@ -76,7 +76,7 @@ def gives_asked_value(sentence: str, query: Query) -> bool:
     thing counted (« combien de clusters » → « neuf clusters », not « 400 M€ »). Names are too loosely recognised
     (« Jean Zay ») to tell a person apart."""
     kind = query.kind
-    if kind == "number":
+    if kind in ("number", "count"):
         return stated_figure(sentence, kind, query.counted) is not None
     return kind in ("money", "date", "share", "duration") and bool(type_match(kind, sentence))
 

@@ -152,7 +152,7 @@ def condense_prompt(question: str, history: list[str]) -> Prompt:
     return Prompt(text=text, messages=messages, stop=["\n"])
 
 
-_QUANTITIES = {"money", "number", "share", "duration"}
+_QUANTITIES = {"money", "number", "count", "share", "duration"}
 
 
 def _what_is_asked(kind: str | None) -> str | None:

@@ -47,6 +47,15 @@ def asking_part(question: str) -> str:
     return _APPOSITION.sub(lambda m: m.group(0) if _ASKING.search(m.group(0)) else " ", question)
 
 
+# Words that ask for an amount, a duration, a share wherever they stand.
+_CUES = {
+    "money": re.compile(r"\b(budget|montant|coût|cout|financ|dot[ée]|how much|funding|euros?|argent|somme)\b"),
+    "duration": re.compile(r"\b(temps|durée|duree|how long)\b"),
+    "share": re.compile(r"\b(taux|pourcentage|proportion|percentage|rate)\b|(?<!de la )(?<!à )(?<!autre )(?<!nulle )"
+                        r"(?<!quelque )\bpart\b(?! entière)"),
+}
+
+
 def expected_type(question: str) -> str | None:
     """The kind of value the question asks for, from its wording (its appositions left out)."""
     question = asking_part(question)
@@ -62,13 +71,12 @@ def expected_type(question: str) -> str | None:
         return "identifier"
     if re.match(r"\W*(qui|who)\b", q):  # « Qui a lancé… » asks for someone, whatever verb follows
         return "person"
-    if re.search(r"\b(budget|montant|coût|cout|financ|dot[ée]|how much|funding|euros?|argent|somme)\b", q):
-        return "money"
-    if re.search(r"\b(temps|durée|duree|how long)\b", q):
-        return "duration"
-    if re.search(r"\b(taux|pourcentage|proportion|percentage|rate)\b|(?<!de la )(?<!à )(?<!autre )(?<!nulle )"
-                 r"(?<!quelque )\bpart\b(?! entière)", q):
-        return "share"
+    counted = counted_noun(question)
+    if counted is not None:  # « Combien d'étudiants… chaque année ? » counts students: the noun counted decides
+        return counted_unit(counted) or "count"
+    for kind in ("money", "duration", "share"):
+        if _CUES[kind].search(q):
+            return kind
     if re.search(r"\b(quand|dates?|année|depuis quand|when|what year|lancé|créé|inauguré)\b", q):
         return "date"
     if re.search(r"\b(combien|nombre|how many|pétaflops|petaflops|puissance)\b", q):
@@ -83,11 +91,13 @@ _VALUE = {
     "money": re.compile(r"\d[\d  .,]*\s*(?:M€|Md€|k€|€|millions?|milliards?|euros?)", re.IGNORECASE),
     "date": re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:janvier|février|mars|avril|mai|juin|juillet|août|"
                        r"septembre|octobre|novembre|décembre)\b", re.IGNORECASE),
-    "duration": re.compile(r"\b(?:\d+|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze) (?:heures?|jours?|"
-                           r"semaines?|mois|ans?|années?)\b", re.IGNORECASE),
-    "share": re.compile(r"\d\s*%|\bpour ?cent\b|\bper ?cent\b", re.IGNORECASE),
-    # a count: a number that is neither a year nor a day of a month, or a number word (« neuf projets »)
-    "number": re.compile(r"(?<![\d,.])(?!(?:19|20)\d\d\b)\d+(?:[  ]\d{3})*(?:[,.]\d+)?(?![\d]|er\b| (?:janvier|février|"
+    "duration": re.compile(r"\b(?:\d+|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|two|three|four|five|"
+                           r"six|ten) (?:heures?|jours?|semaines?|mois|ans?|années?|hours?|days?|weeks?|months?|"
+                           r"years?)\b", re.IGNORECASE),
+    "share": re.compile(r"\d[\d  .,]*\s*%|\bpour ?cent\b|\bper ?cent\b", re.IGNORECASE),
+    # a count: a number that is neither a year, nor a day of a month, nor part of a name (« 3IA », « V100 »), or a
+    # number word (« neuf projets »); amounts, shares and durations are no counts (see :func:`type_match`)
+    "number": re.compile(r"(?<![\w,.])(?<![^\W\d_]-)(?!(?:19|20)\d\d\b)\d+(?:[  ]\d{3})*(?:[,.]\d+)?(?![\d]|[^\W\d_]|er\b| (?:janvier|février|"
                          r"mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre)\b)|\b(?:deux|trois|quatre|"
                          r"cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|cent|mille|dizaines?|vingtaines?|"
                          r"trentaines?|cinquantaines?|centaines?|milliers?)\b", re.IGNORECASE),
@@ -97,10 +107,39 @@ _VALUE = {
 }
 
 
+# A count (« Combien de projets… ») is a number of things: not an amount, a share or a duration (« 6 M€ », « 38 % »,
+# « cinq ans »), with the first number of a range (« de 36 à 48 mois »). A question counting projects is not answered
+# by the programme's budget (the near misses of issue 27). « 40 millions » is a count, « 40 millions d'euros » not.
+_NOT_COUNTS = ("money", "share", "duration")
+_NOT_COUNT_VALUES = [re.compile(rf"(?:\b\d[\d  .,]*\s*(?:à|-|–|ou)\s*)?(?:{pattern})", re.IGNORECASE) for pattern in (
+    r"\d[\d  .,]*\s*(?:M€|Md€|k€|€|(?:millions?|milliards?|milliers) d['’]euros|euros?)", _VALUE["share"].pattern,
+    _VALUE["duration"].pattern)]
+
+
 def type_match(kind: str | None, sentence: str) -> float:
-    """1.0 when ``sentence`` states a value of the ``kind`` :func:`expected_type` gave, else 0.0."""
+    """1.0 when ``sentence`` states a value of the ``kind`` :func:`expected_type` gave, else 0.0. A ``count`` is a
+    number outside the sentence's amounts, shares and durations; a ``number`` (« De combien… ») any number."""
+    if kind == "count":
+        for other in _NOT_COUNT_VALUES:
+            sentence = other.sub(" ", sentence)
+        kind = "number"
     pattern = _VALUE.get(kind)
     return 1.0 if pattern and pattern.search(sentence) else 0.0
+
+
+_COUNTED_NOUN = re.compile(r"\b(?:(?:combien|nombre) (?:de |d['’])|how many |number of )\s*([\w-]+)", re.IGNORECASE)
+
+
+def counted_noun(question: str) -> str | None:
+    """What « combien de… », « nombre de… », « how many… » count (« Combien d'étudiants… » → étudiants), or None."""
+    match = _COUNTED_NOUN.search(question)
+    return match.group(1).lower() if match else None
+
+
+def counted_unit(noun: str) -> str | None:
+    """The kind of value a counted noun is a unit of (« jours » → duration, « euros » → money, « argent » → money),
+    or None for things counted (« étudiants »)."""
+    return next((kind for kind in _NOT_COUNTS if _VALUE[kind].search(f"2 {noun}") or _CUES[kind].search(noun)), None)
 
 
 

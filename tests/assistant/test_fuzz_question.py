@@ -42,7 +42,7 @@ def test_the_question_cleaner_gives_bounded_text_or_a_clear_refusal(question):
 def test_reading_a_question_never_raises(text):
     expected_type(text), definition_target(text), refusal_reason(text), is_english(text)
     asked_attributes(text), restrictive_qualifiers(text), addresses_assistant(text)
-    for kind in ("money", "number", "share", "date", None):
+    for kind in ("money", "number", "count", "share", "date", None):
         stated_figure(text, kind, read(text).counted)
 
 

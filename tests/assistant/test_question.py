@@ -1,7 +1,7 @@
 import pytest
 
 from assistant.query.fields import cued_field_groups
-from assistant.query.kinds import expected_type
+from assistant.query.kinds import expected_type, type_match
 from assistant.query.policy import refusal_reason
 from assistant.query.wording import asks_for_latest, is_english
 
@@ -47,6 +47,29 @@ def test_the_noun_after_the_interrogative_names_what_is_asked():
     assert expected_type("Qui, parmi les directeurs, a été nommé en 2021 ?") == "person"
 
 
+def test_the_noun_counted_decides_the_kind_and_a_count_is_no_amount_share_or_duration():
+    # « chaque année » does not make a count of students a date question; a counted unit is a value of its kind
+    assert expected_type("Combien d'étudiants le cluster doit-il former chaque année ?") == "count"
+    assert expected_type("Combien de projets ont été créés en 2024 ?") == "count"
+    assert expected_type("De combien le CNRS a-t-il réduit sa consommation ?") == "number"  # any figure answers
+    assert expected_type("Combien de jours dure la formation ?") == "duration"
+    assert expected_type("How many years did the programme last?") == "duration"
+    assert expected_type("Combien d'euros le CNRS a-t-il reçus ?") == "money"
+    assert expected_type("Combien d'argent le CNRS a-t-il reçu ?") == "money"
+    assert expected_type("Combien de temps a duré l'entraînement ?") == "duration"
+    # a count of projects is not answered by a budget, a share, a duration (a range included) or a name's digits
+    for sentence in ("L'appel dispose d'un budget de 6 M€.", "38 % des start-up relèvent de l'IA.",
+                     "Le centre fête les cinq ans de la Fondation.", "Il finance des projets de 36 à 48 mois."):
+        assert not type_match("count", sentence) and type_match("number", sentence), sentence
+    for sentence in ("L'institut a été labellisé 3IA le 24 avril 2019.", "Les calculateurs (Tier-2 et Tier-1).",
+                     "Jean Zay compte des GPU H100."):
+        assert not type_match("count", sentence) and not type_match("number", sentence), sentence
+    for sentence in ("Le PEPR IA finance neuf projets pour 6 M€.", "Le GdR compte 1 350 chercheurs et 38 % de femmes.",
+                     "Le LISN est organisé en cinq départements.", "Jean Zay a 261 nœuds à 4 GPU V100.",
+                     "Il s'en est vendu 40 millions."):
+        assert type_match("count", sentence), sentence
+
+
 def test_english_is_told_by_its_function_words():
     assert is_english("Can a private company get computing time on Jean Zay?")
     assert not is_english("Une entreprise privée peut-elle obtenir du temps de calcul sur Jean Zay ?")
@@ -61,7 +84,7 @@ def test_a_question_is_read_once_and_reads_as_the_functions_do():
     text = "Combien de start-up spécialisées en intelligence artificielle sont issues du CNRS en 2024 ?"
     reading = read(text)
     assert reading.search == text and reading.vector is None  # the query stage completes these
-    assert reading.kind == kinds.expected_type(text) == "number"
+    assert reading.kind == kinds.expected_type(text) == "count"
     assert list(reading.qualifiers) == wording.restrictive_qualifiers(text) and "2024" in reading.qualifiers
     assert reading.fields == fields.cued_fields(text) and reading.counted == wording.counted_terms(text)
     assert reading.english is False and reading.refusal is None and not reading.summary

@@ -10,6 +10,7 @@ answer whose cited sentence truly holds the span (another paragraph may say it t
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -102,9 +103,11 @@ def prepare(file: Path, part: str, questions: int, removed: int, seed: int) -> t
     return _questions(split(load(file), file)[part], questions, removed, seed)
 
 
-def _questions(chosen, questions: int, removed: int, seed: int):
+def _questions(chosen, questions: int, removed: int, seed: int, match: str | None = None):
     documents = [d for a in chosen for d in a.paragraphs]
     pool = [q for a in chosen for q in a.questions]
+    if match is not None:  # only the questions worded so (chosen apart from the code measured, the same before and after)
+        pool = [q for q in pool if re.search(match, q.text, re.IGNORECASE)]
     asked = sample(pool, questions, seed)
     taken = {q.id for q in asked}
     others = [q for q in pool if q.id not in taken]
@@ -112,25 +115,27 @@ def _questions(chosen, questions: int, removed: int, seed: int):
 
 
 def run(settings, file: Path, *, part: str = "held_out", questions: int = 400, removed: int = 100, seed: int = 16,
-        answerers: tuple[str, ...] = ANSWERERS, progress=print, articles: int | None = None, sweep: bool = False) -> dict:
+        answerers: tuple[str, ...] = ANSWERERS, progress=print, articles: int | None = None, sweep: bool = False,
+        match: str | None = None) -> dict:
     """Index ``part``'s paragraphs under ``settings.index.dir``, ask, judge; then the removed-paragraph questions.
 
     ``sweep``: the learned reader abstains at no threshold, and the report gives, for each threshold, the share of
-    answerable questions it would refuse and of removed-paragraph questions it would refuse (to choose one)."""
+    answerable questions it would refuse and of removed-paragraph questions it would refuse (to choose one).
+    ``match``: only the questions matching this regular expression (« combien|nombre » : the count questions)."""
     from assistant.app import build, settings_embedder
     from index.build import build_index
 
     chosen = split(load(file), file)[part]
     if articles:
         chosen = chosen[:articles]
-    documents, asked, removed_questions = _questions(chosen, questions, removed, seed)
+    documents, asked, removed_questions = _questions(chosen, questions, removed, seed, match)
     embedder = settings_embedder(settings)
     started = time.perf_counter()
     build_index(settings.index.dir, documents, embedder, backend=settings.index.embedder,
                 chunk_chars=settings.index.chunk_chars, chunk_overlap=settings.index.chunk_overlap)
     progress(f"{len(documents)} paragraphes de {len(chosen)} articles indexés en {time.perf_counter() - started:.0f} s")
     report = {"file": str(file), "part": part, "articles": len(chosen), "paragraphs": len(documents),
-              "questions": len(asked), "seed": seed}
+              "questions": len(asked), "seed": seed, **({"match": match} if match else {})}
 
     def assistants() -> dict:
         """One assistant per answerer, each built from the settings as the product builds it."""
