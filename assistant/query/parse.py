@@ -20,7 +20,8 @@ from assistant.query.kinds import asks_year, expected_type
 from assistant.query.lexicon import attribute_synonyms, expand
 from assistant.query.policy import refusal_reason
 from assistant.query.wording import (asked_attributes, asks_for_latest, asks_summary, counted_terms, definition_target,
-                                     is_definitional, is_english, named, restrictive_qualifiers, split_definition)
+                                     is_definitional, is_english, named, restrictive_qualifiers, split_definition,
+                                     subject_names)
 from index.text import analyze, analyze_words, fold
 
 
@@ -58,6 +59,7 @@ class Query:
     attributes: tuple[Attribute, ...]
     qualifiers: tuple[str, ...]  # what the question restricts its subject to (a year, « pour X »)
     names: tuple[str, ...]  # the names and years it holds (« Adastra », « CINES », « 2026 »)
+    subjects: tuple[str, ...]  # those no preposition brings in: what it is about (« le projet SHARP du PEPR IA » → SHARP)
     counted: frozenset[str]  # the terms of what « combien de … » counts
     refusal: str | None  # why the question is refused whatever the corpus holds
     definition: str | None  # what « qu'est-ce que … » asks about
@@ -94,10 +96,11 @@ def read(text: str) -> Query:
                        for a in asked_attributes(text, english=english))
     folded = fold(text)
     terms, words = tuple(analyze(text)), tuple(dict.fromkeys(analyze_words(text)))
+    names = named(text)
     return Query(
         text=text, english=english, folded=folded, terms=terms, words=words, kind=expected_type(text), year=asks_year(text), field_groups=groups,
         fields=frozenset().union(*groups), attributes=attributes,
-        qualifiers=tuple(restrictive_qualifiers(text, english=english)), names=tuple(named(text)), counted=frozenset(counted_terms(text)),
+        qualifiers=tuple(restrictive_qualifiers(text, english=english)), names=tuple(names), subjects=tuple(subject_names(text, names)), counted=frozenset(counted_terms(text)),
         refusal=refusal_reason(text), definition=definition, subject=subject, rest=rest,
         subject_terms=tuple(analyze(subject)) if subject else terms, summary=asks_summary(text),
         latest=asks_for_latest(text), definitional=is_definitional(folded), pointer=points_back(text),

@@ -180,3 +180,23 @@ def named(question: str) -> list[str]:
     if run:
         out.append(" ".join(run))
     return list(dict.fromkeys(out))
+
+
+# « de CNRS Mathématiques », « d'Orsay », « de l'IRIT », « au CINES », « of the GDR »: a name brought in by a
+# preposition completes another word (« la machine d'Orsay »); one that is not (« le projet SHARP », « the LaborIA's »)
+# is what the question is about.
+_ARTICLE = re.compile(r"\b(?:l['’]|le|la|les|the)\s*$", re.IGNORECASE)
+_COMPLEMENT = re.compile(r"(?:\b(?:de|du|des|of|from|at|in|en|au|aux|à|chez|par|sur|avec|with|by|on)|\bd['’])\s*$",
+                         re.IGNORECASE)
+
+
+def subject_names(question: str, names: list[str]) -> list[str]:
+    """Those of ``names`` (from :func:`named`) that no preposition brings in: what the question is about, rather
+    than what qualifies it (« Combien de doctorants le projet PDE-AI… » → PDE-AI; « la machine d'Orsay » → none;
+    « …, l'INSMI » → INSMI)."""
+    out = []
+    for name in names:
+        at = question.find(name)
+        if at >= 0 and not _COMPLEMENT.search(_ARTICLE.sub("", question[:at])):
+            out.append(name)
+    return out

@@ -147,6 +147,37 @@ def test_the_names_and_years_of_a_question_are_read_in_order():
     assert named("Quel est le budget du programme ?") == []  # the capitalised first word is not a name
 
 
+def test_the_names_a_question_is_about_are_those_no_preposition_brings_in():
+    from assistant.query.wording import named, subject_names
+
+    def subjects(question):
+        return subject_names(question, named(question))
+
+    assert subjects("À combien s'élève le budget du projet SHARP du PEPR IA ?") == ["SHARP"]
+    assert subjects("Combien de GPU compte le supercalculateur Adastra, hébergé au CINES ?") == ["Adastra"]
+    assert subjects("Qui est à la tête de CNRS Mathématiques, l'INSMI ?") == ["INSMI"]  # an article brings nothing in
+    assert subjects("What is the LaborIA's budget?") == ["LaborIA"]
+    assert subjects("Quel est le budget de la machine d'Orsay ?") == []
+    assert read("Combien de doctorants le projet PDE-AI prévoit-il de financer ?").subjects == ("PDE-AI",)
+
+
+def test_the_name_a_question_is_about_is_stated_by_the_fiche_line_or_its_record_name_not_its_other_lines():
+    from assistant.decide.premises import absent_names
+
+    question = read("À combien s'élève le budget du projet SHARP du PEPR IA ?")
+    programme = Evidence("Le PEPR IA dispose d'un budget de 73 millions d'euros sur six ans.", "budget",
+                         "PEPR IA … Projets : SHARP, REDEEM, PDE-AI …", "PEPR IA")
+    assert absent_names(question, programme, ("SHARP", "PEPR IA")) == ("SHARP",)
+    sharp = Evidence("SHARP porte sur l'apprentissage frugal.", "summary", "SHARP … PEPR IA", "SHARP")
+    assert absent_names(question, sharp, ("SHARP", "PEPR IA")) == ()  # the qualifier may come from the record
+    document = Evidence("Le PEPR IA finance le projet SHARP à hauteur de 4 M€.", None, "passage", "")
+    assert absent_names(question, document, ("SHARP", "PEPR IA")) == ()
+    # a qualifying name may still come from the record (« la machine d'Orsay »: Orsay in another line of Jean Zay's)
+    orsay = read("Quel est le budget de la machine d'Orsay ?")
+    jean_zay = Evidence("Jean Zay a coûté 25 M€.", "cost", "Jean Zay … installé à Orsay", "Jean Zay")
+    assert absent_names(orsay, jean_zay, ("Orsay",)) == ()
+
+
 def test_only_names_the_corpus_uses_specifically_are_checked():
     """A name held by no passage (a paraphrase) cannot be checked; one held by most passages says little."""
     from types import SimpleNamespace
@@ -179,6 +210,8 @@ def test_a_figure_about_another_entity_or_year_misses_a_named_premise():
      "Le corpus ne donne pas ce nombre pour « Adastra »", "jean-zay"),
     ("Quelles sont les dates des PEPR IA Days 2026 ?", "Le corpus ne donne pas cette date pour « 2026 »",
      "pepr-ia-days-2025"),
+    ("À combien s'élève le budget du projet SHARP du PEPR IA ?", "Le corpus ne donne pas ce montant pour « SHARP »",
+     "pepr-ia"),
 ])
 def test_a_near_miss_is_refused_with_what_the_corpus_holds_nearby_cited(real_assistant, question, said, near):
     from assistant.compose.answer import verify_citations
