@@ -155,13 +155,25 @@ _ELISION = re.compile(r"^(?:[ldjmnst]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNOREC
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 
 
+_QUOTED = re.compile(r"«\s*([^»]{2,80}?)\s*»|“([^”]{2,80}?)”")
+
+
 def named(question: str) -> list[str]:
-    """The names and years a question holds, in order: runs of capitalised words after its first word, acronyms
-    (two capitals or more, « CINES », « PDE-AI ») and years (« 2026 »); elisions and a possessive « 's » dropped.
-    They are what a near miss swaps: an answer about another entity or year does not hold them."""
+    """The names and years a question holds, in order: a quoted title whole (« Fondements mathématiques »), runs of
+    capitalised words after its first word, acronyms (two capitals or more, « CINES », « PDE-AI ») and years
+    (« 2026 »); elisions and a possessive « 's » dropped. They are what a near miss swaps: an answer about another
+    entity or year does not hold them."""
+    titles = [a or b for a, b in _QUOTED.findall(question)]
+    question = _QUOTED.sub(" \x00 ", question)  # each title keeps its place among the names
     out: list[str] = []
     run: list[str] = []
     for n, token in enumerate(question.split()):
+        if token == "\x00":
+            if run:
+                out.append(" ".join(run))
+                run = []
+            out.append(titles.pop(0))
+            continue
         whole = re.sub(r"['’]s$", "", token.strip("?!.,;:«»()\"“”"))
         word = _ELISION.sub("", whole)
         acronym = sum(ch.isupper() for ch in word) >= 2
@@ -196,7 +208,8 @@ def subject_names(question: str, names: list[str]) -> list[str]:
     « …, l'INSMI » → INSMI)."""
     out = []
     for name in names:
-        at = question.find(name)
-        if at >= 0 and not _COMPLEMENT.search(_ARTICLE.sub("", question[:at])):
+        found = re.search(rf"(?<!\w){re.escape(name.split()[0])}(?!\w)", question)  # « Hi PARIS » in « Hi! PARIS »
+        before = question[:found.start()] if found else ""
+        if found and not _COMPLEMENT.search(_ARTICLE.sub("", before.rstrip("«“ "))):
             out.append(name)
     return out

@@ -145,6 +145,9 @@ def test_the_names_and_years_of_a_question_are_read_in_order():
     assert named("Combien de start-up sont nées de l'institut 3IA Côte d'Azur ?") == ["3IA Côte d'Azur"]
     assert named("What is the LaborIA's budget?") == ["LaborIA"]
     assert named("Quel est le budget du programme ?") == []  # the capitalised first word is not a name
+    # a quoted title is one name, in its place
+    assert named("Combien de projets a retenus l'appel « Fondements mathématiques » du PEPR IA ?") == [
+        "Fondements mathématiques", "PEPR IA"]
 
 
 def test_the_names_a_question_is_about_are_those_no_preposition_brings_in():
@@ -157,6 +160,9 @@ def test_the_names_a_question_is_about_are_those_no_preposition_brings_in():
     assert subjects("Combien de GPU compte le supercalculateur Adastra, hébergé au CINES ?") == ["Adastra"]
     assert subjects("Qui est à la tête de CNRS Mathématiques, l'INSMI ?") == ["INSMI"]  # an article brings nothing in
     assert subjects("What is the LaborIA's budget?") == ["LaborIA"]
+    assert subjects("Qui dirige le centre Hi! PARIS de l'Institut Polytechnique ?") == ["Hi PARIS"]
+    assert subjects("Combien de projets a retenus l'appel « Fondements mathématiques » du PEPR IA ?") == [
+        "Fondements mathématiques"]
     assert subjects("Quel est le budget de la machine d'Orsay ?") == []
     assert read("Combien de doctorants le projet PDE-AI prévoit-il de financer ?").subjects == ("PDE-AI",)
 
