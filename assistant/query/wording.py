@@ -163,7 +163,8 @@ def named(question: str) -> list[str]:
     capitalised words after its first word, acronyms (two capitals or more, « CINES », « PDE-AI ») and years
     (« 2026 »); elisions and a possessive « 's » dropped. They are what a near miss swaps: an answer about another
     entity or year does not hold them."""
-    titles = [a or b for a, b in _QUOTED.findall(question)]
+    question = question.replace("\x00", " ")
+    titles = [(a or b).strip() for a, b in _QUOTED.findall(question)]
     question = _QUOTED.sub(" \x00 ", question)  # each title keeps its place among the names
     out: list[str] = []
     run: list[str] = []

@@ -148,6 +148,7 @@ def test_the_names_and_years_of_a_question_are_read_in_order():
     # a quoted title is one name, in its place
     assert named("Combien de projets a retenus l'appel « Fondements mathématiques » du PEPR IA ?") == [
         "Fondements mathématiques", "PEPR IA"]
+    assert named("Quel est \x00 le budget « A » \x00 ?") == ["A"]  # a NUL typed in is no title's place
 
 
 def test_the_names_a_question_is_about_are_those_no_preposition_brings_in():
