@@ -49,11 +49,17 @@ def asking_part(question: str) -> str:
 
 # Words that ask for an amount, a duration, a share wherever they stand.
 _CUES = {
-    "money": re.compile(r"\b(budget|montant|coût|cout|financ|dot[ée]|how much|funding|euros?|argent|somme)\b"),
+    "money": re.compile(r"\b(budget|montant|coût|cout|financ|dot[ée]|how much|funding|euros?|argent|somme)\b|"
+                        # « Combien coûte… », « Combien le CNRS paie-t-il… »: how much is paid (« Qui finance… » is no amount)
+                        r"\bcombien\b.*\b(?:co[uû]t\w*|pai(?:e|ent)|pay\w*|financ\w*|rapport\w*|dépens\w*|investi\w*)"),
     "duration": re.compile(r"\b(temps|durée|duree|how long)\b"),
     "share": re.compile(r"\b(taux|pourcentage|proportion|percentage|rate)\b|(?<!de la )(?<!à )(?<!autre )(?<!nulle )"
                         r"(?<!quelque )\bpart\b(?! entière)"),
 }
+
+
+_WHO = re.compile(r"\W*(?:(?:et|and) )?(?:(?:par|avec|à|a|pour|chez|de|auprès de|by|with|to|for|from) )?(?:qui|who|whom)\b",
+                  re.IGNORECASE)
 
 
 def expected_type(question: str) -> str | None:
@@ -62,14 +68,14 @@ def expected_type(question: str) -> str | None:
     if MANNER.match(question):
         return None
     head = interrogative_head(question)
-    if head is not None and not re.match(r"\W*(qui|who)\b", question, re.IGNORECASE):
+    if head is not None and not _WHO.match(question):
         if re.search(r"\b(numéro|numero|référence|reference|identifiant|code)\b", head):
             return "identifier"
         return next((kind for kind, nouns in _HEAD_KINDS.items() if head in nouns), None)
     q = question.lower()
     if re.search(r"\b(numéro|numero|référence|reference|identifiant|code)\b", q):
         return "identifier"
-    if re.match(r"\W*(qui|who)\b", q):  # « Qui a lancé… » asks for someone, whatever verb follows
+    if _WHO.match(q):  # « Qui a lancé… », « Par qui… » ask for someone, whatever verb follows
         return "person"
     counted = counted_noun(question)
     if counted is not None:  # « Combien d'étudiants… chaque année ? » counts students: the noun counted decides
@@ -86,9 +92,15 @@ def expected_type(question: str) -> str | None:
     return None
 
 
+_CURRENCY = (r"M€|Md€|k€|€|US\$|\$|USD|£|¥|CHF|euros?|dollars?|livres?(?: sterling| turques?)?|francs?|yens?|roubles?|"
+             r"marks?|pesos?|lires?")
+_NUMBER_WORDS = "un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|trente|quarante|cinquante|cent|mille"
+
 # What a sentence holding each kind of value looks like.
 _VALUE = {
-    "money": re.compile(r"\d[\d  .,]*\s*(?:M€|Md€|k€|€|millions?|milliards?|euros?)", re.IGNORECASE),
+    # an amount in euros or another currency (« 73 M€ », « 30 000 $ », « quatre millions de livres »), or in millions
+    "money": re.compile(rf"(?:\d[\d  .,]*|\b(?:{_NUMBER_WORDS})\b)\s*(?:(?:millions?|milliards?|milliers?)\s*)?"
+                        rf"(?:(?:de |d['’])\s*)?(?:{_CURRENCY})(?!\w)|\d[\d  .,]*\s*(?:millions?|milliards?)", re.IGNORECASE),
     "date": re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:janvier|février|mars|avril|mai|juin|juillet|août|"
                        r"septembre|octobre|novembre|décembre)\b", re.IGNORECASE),
     "duration": re.compile(r"\b(?:\d+|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|two|three|four|five|"
@@ -109,10 +121,11 @@ _VALUE = {
 
 # A count (« Combien de projets… ») is a number of things: not an amount, a share or a duration (« 6 M€ », « 38 % »,
 # « cinq ans »), with the first number of a range (« de 36 à 48 mois »). A question counting projects is not answered
-# by the programme's budget (the near misses of issue 27). « 40 millions » is a count, « 40 millions d'euros » not.
+# by the programme's budget (the near misses of issue 27). « 40 millions » is a count, « 40 millions de dollars » not.
 _NOT_COUNTS = ("money", "share", "duration")
 _NOT_COUNT_VALUES = [re.compile(rf"(?:\b\d[\d  .,]*\s*(?:à|-|–|ou)\s*)?(?:{pattern})", re.IGNORECASE) for pattern in (
-    r"\d[\d  .,]*\s*(?:M€|Md€|k€|€|(?:millions?|milliards?|milliers) d['’]euros|euros?)", _VALUE["share"].pattern,
+    rf"(?:\d[\d  .,]*|\b(?:{_NUMBER_WORDS})\b)\s*(?:(?:millions?|milliards?|milliers?)\s*)?(?:(?:de |d['’])\s*)?"
+    rf"(?:{_CURRENCY})(?!\w)", _VALUE["share"].pattern,
     _VALUE["duration"].pattern)]
 
 

@@ -70,6 +70,17 @@ def test_the_noun_counted_decides_the_kind_and_a_count_is_no_amount_share_or_dur
         assert type_match("count", sentence), sentence
 
 
+def test_how_much_is_paid_is_an_amount_in_any_currency_and_by_whom_is_someone():
+    assert expected_type("Combien coûte une heure de calcul sur Jean Zay ?") == "money"
+    assert expected_type("Combien le CNRS paie-t-il Mistral AI pour l'assistant Emmy ?") == "money"
+    assert expected_type("Par qui le projet est-il financé ?") == "person"
+    assert expected_type("Et qui le finance ?") == "person"
+    assert expected_type("Que finance Google.org au CNRS ?") is None  # what is funded, not how much
+    for amount in ("30 000 $ par an", "110 000 USD", "quatre millions de livres", "73 M€", "6,8 millions d'euros"):
+        assert type_match("money", amount) and not type_match("count", amount), amount
+    assert not type_match("money", "2 000 entreprises")
+
+
 def test_english_is_told_by_its_function_words():
     assert is_english("Can a private company get computing time on Jean Zay?")
     assert not is_english("Une entreprise privée peut-elle obtenir du temps de calcul sur Jean Zay ?")
