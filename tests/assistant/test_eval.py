@@ -175,8 +175,8 @@ def test_floors_on_the_near_miss_questions(real_assistant):
     """Issue 27: 31 questions whose figure exists for another entity, year or attribute (written before any fitting).
     Measured 2026-12-05 with the rules reader (docs/quality.md): 14 of 31 refused, then 16 once a count is no longer
     answered by an amount, a share or a duration, 21 once the name a question is about must be stated by a fiche line
-    itself or its record's name (22 with quoted titles read whole, 23 when « combien … paie » asks an amount); each refusal that quotes what lies nearby says first what the corpus does not give,
-    and cites verbatim."""
+    itself or its record's name (22 with quoted titles read whole, 23 when « combien … paie » asks an amount); each
+    refusal that quotes what lies nearby says first what the corpus does not give, and cites verbatim."""
     items = read_items(DEV.with_name("dev_near_miss_qa.jsonl"), "jsonl")
     assert len(items) >= 20 and all(i.expectation.abstain for i in items)
     r = run_eval(real_assistant, items)
