@@ -92,6 +92,9 @@ def expected_type(question: str) -> str | None:
     return None
 
 
+# A figure as written (« 1 350 », « 6,8 »): the look-behinds start it at its first digit only, and its spaces stand
+# between digits, so that « 1 1 1 … » costs linear time, not quadratic (each digit a new start, each space a split).
+_FIGURE = r"(?<!\d)(?<!\d[ .,])\d(?:[\d.,]| (?=\d))*"
 _CURRENCY = (r"M€|Md€|k€|€|US\$|\$|USD|£|¥|CHF|euros?|dollars?|livres?(?: sterling| turques?)?|francs?|yens?|roubles?|"
              r"marks?|pesos?|lires?")
 _NUMBER_WORDS = "un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|trente|quarante|cinquante|cent|mille"
@@ -99,14 +102,14 @@ _NUMBER_WORDS = "un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quin
 # What a sentence holding each kind of value looks like.
 _VALUE = {
     # an amount in euros or another currency (« 73 M€ », « 30 000 $ », « quatre millions de livres »), or in millions
-    "money": re.compile(rf"(?:\d[\d  .,]*|\b(?:{_NUMBER_WORDS})\b)\s*(?:(?:millions?|milliards?|milliers?)\s*)?"
-                        rf"(?:(?:de |d['’])\s*)?(?:{_CURRENCY})(?!\w)|\d[\d  .,]*\s*(?:millions?|milliards?)", re.IGNORECASE),
+    "money": re.compile(rf"(?:{_FIGURE}|\b(?:{_NUMBER_WORDS})\b)\s*(?:(?:millions?|milliards?|milliers?)\s*)?"
+                        rf"(?:(?:de |d['’])\s*)?(?:{_CURRENCY})(?!\w)|{_FIGURE}\s*(?:millions?|milliards?)", re.IGNORECASE),
     "date": re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:janvier|février|mars|avril|mai|juin|juillet|août|"
                        r"septembre|octobre|novembre|décembre)\b", re.IGNORECASE),
     "duration": re.compile(r"\b(?:\d+|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|two|three|four|five|"
                            r"six|ten) (?:heures?|jours?|semaines?|mois|ans?|années?|hours?|days?|weeks?|months?|"
                            r"years?)\b", re.IGNORECASE),
-    "share": re.compile(r"\d[\d  .,]*\s*%|\bpour ?cent\b|\bper ?cent\b", re.IGNORECASE),
+    "share": re.compile(rf"{_FIGURE}\s*%|\bpour ?cent\b|\bper ?cent\b", re.IGNORECASE),
     # a count: a number that is neither a year, nor a day of a month, nor part of a name (« 3IA », « V100 »), or a
     # number word (« neuf projets »); amounts, shares and durations are no counts (see :func:`type_match`)
     "number": re.compile(r"(?<![\w,.])(?<![^\W\d_]-)(?!(?:19|20)\d\d\b)\d+(?:[  ]\d{3})*(?:[,.]\d+)?(?![\d]|[^\W\d_]|er\b| (?:janvier|février|"
@@ -123,8 +126,8 @@ _VALUE = {
 # « cinq ans »), with the first number of a range (« de 36 à 48 mois »). A question counting projects is not answered
 # by the programme's budget (the near misses of issue 27). « 40 millions » is a count, « 40 millions de dollars » not.
 _NOT_COUNTS = ("money", "share", "duration")
-_NOT_COUNT_VALUES = [re.compile(rf"(?:\b\d[\d  .,]*\s*(?:à|-|–|ou)\s*)?(?:{pattern})", re.IGNORECASE) for pattern in (
-    rf"(?:\d[\d  .,]*|\b(?:{_NUMBER_WORDS})\b)\s*(?:(?:millions?|milliards?|milliers?)\s*)?(?:(?:de |d['’])\s*)?"
+_NOT_COUNT_VALUES = [re.compile(rf"(?:{_FIGURE}\s*(?:à|-|–|ou)\s*)?(?:{pattern})", re.IGNORECASE) for pattern in (
+    rf"(?:{_FIGURE}|\b(?:{_NUMBER_WORDS})\b)\s*(?:(?:millions?|milliards?|milliers?)\s*)?(?:(?:de |d['’])\s*)?"
     rf"(?:{_CURRENCY})(?!\w)", _VALUE["share"].pattern,
     _VALUE["duration"].pattern)]
 
