@@ -104,6 +104,11 @@ def main() -> int:
         print(f"valeurs inconnues : {', '.join(unknown)} (possibles : {', '.join(ABLATIONS)})", file=sys.stderr)
         return 2
     sets = [s for s in args.sets.split(",") if s]
+    missing = [s for s in sets if not (ROOT / "eval" / f"{s}.jsonl").is_file()]
+    if missing or args.part not in ("calibration", "held_out", "none"):
+        print(f"jeu inconnu : {', '.join(missing)}" if missing else f"--part : calibration, held_out ou none, pas {args.part}",
+              file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in ["none", *names]:

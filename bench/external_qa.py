@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -44,6 +45,12 @@ def main() -> int:
     if unknown:
         print(f"answerers inconnus : {', '.join(sorted(unknown))} (possibles : {', '.join(ANSWERERS)})", file=sys.stderr)
         return 2
+    if args.match is not None:
+        try:
+            re.compile(args.match)
+        except re.error as exc:
+            print(f"--match : expression régulière invalide ({exc})", file=sys.stderr)
+            return 2
     settings = Settings()
     index = settings.index.model_copy(update={"dir": ROOT / "var" / "external" / f"fquad-{args.part}"})
     settings = settings.model_copy(update={"index": index})
