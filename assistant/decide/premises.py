@@ -79,7 +79,7 @@ def absent_names(question: Query, evidence: Evidence, names: tuple[str, ...] | N
     another line of Jean Zay's record still describes Jean Zay. The first name the question is about (``subjects``,
     « le projet SHARP du PEPR IA » → SHARP) must be stated by a fiche line itself or by its record's name: the PEPR IA's
     record lists SHARP among its projects, and its budget line is still not SHARP's. Measured: near misses refused
-    16 → 20 of 31, dev 0.950 → 0.943 (docs/quality.md, issue 27); every name judged so: dev 0.931.
+    16 → 21 of 31, dev 0.950 → 0.943 (docs/quality.md, issue 27); every name judged so: dev 0.931.
     """
     loose = term_set(f"{evidence.text} {evidence.context} {evidence.title}")
     strict = term_set(f"{evidence.text} {evidence.title}") if evidence.title else loose

@@ -98,12 +98,14 @@ _FIGURE = r"(?<!\d)(?<!\d[ .,])\d(?:[\d.,]| (?=\d))*"
 _CURRENCY = (r"M€|Md€|k€|€|US\$|\$|USD|£|¥|CHF|euros?|dollars?|livres?(?: sterling| turques?)?|francs?|yens?|roubles?|"
              r"marks?|pesos?|lires?")
 _NUMBER_WORDS = "un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|trente|quarante|cinquante|cent|mille"
+# an amount in a currency (« 73 M€ », « 30 000 $ », « quatre millions de livres »)
+_AMOUNT = (rf"(?:{_FIGURE}|\b(?:{_NUMBER_WORDS})\b)\s*(?:(?:millions?|milliards?|milliers?)\s*)?(?:(?:de |d['’])\s*)?"
+           rf"(?:{_CURRENCY})(?!\w)")
 
 # What a sentence holding each kind of value looks like.
 _VALUE = {
-    # an amount in euros or another currency (« 73 M€ », « 30 000 $ », « quatre millions de livres »), or in millions
-    "money": re.compile(rf"(?:{_FIGURE}|\b(?:{_NUMBER_WORDS})\b)\s*(?:(?:millions?|milliards?|milliers?)\s*)?"
-                        rf"(?:(?:de |d['’])\s*)?(?:{_CURRENCY})(?!\w)|{_FIGURE}\s*(?:millions?|milliards?)", re.IGNORECASE),
+    # an amount in a currency, or in millions
+    "money": re.compile(rf"{_AMOUNT}|{_FIGURE}\s*(?:millions?|milliards?)", re.IGNORECASE),
     "date": re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:janvier|février|mars|avril|mai|juin|juillet|août|"
                        r"septembre|octobre|novembre|décembre)\b", re.IGNORECASE),
     "duration": re.compile(r"\b(?:\d+|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|two|three|four|five|"
@@ -126,10 +128,8 @@ _VALUE = {
 # « cinq ans »), with the first number of a range (« de 36 à 48 mois »). A question counting projects is not answered
 # by the programme's budget (the near misses of issue 27). « 40 millions » is a count, « 40 millions de dollars » not.
 _NOT_COUNTS = ("money", "share", "duration")
-_NOT_COUNT_VALUES = [re.compile(rf"(?:{_FIGURE}\s*(?:à|-|–|ou)\s*)?(?:{pattern})", re.IGNORECASE) for pattern in (
-    rf"(?:{_FIGURE}|\b(?:{_NUMBER_WORDS})\b)\s*(?:(?:millions?|milliards?|milliers?)\s*)?(?:(?:de |d['’])\s*)?"
-    rf"(?:{_CURRENCY})(?!\w)", _VALUE["share"].pattern,
-    _VALUE["duration"].pattern)]
+_NOT_COUNT_VALUES = [re.compile(rf"(?:{_FIGURE}\s*(?:à|-|–|ou)\s*)?(?:{pattern})", re.IGNORECASE)
+                     for pattern in (_AMOUNT, _VALUE["share"].pattern, _VALUE["duration"].pattern)]
 
 
 def type_match(kind: str | None, sentence: str) -> float:
